@@ -1,0 +1,43 @@
+"Real offline models beyond the notebooks' checks: the second LLM, the small Whisper, the papermill path."
+import json, subprocess, sys
+from pathlib import Path
+import pytest, torch
+from salad.assets import load_llm, load_whisper, resolve
+from salad.audio import transcribe
+from salad.synthesis import synthesize, list_voices
+from salad.metrics import word_error_rate
+
+ROOT = Path(__file__).resolve().parents[1]
+SENTENCE = 'The quick brown fox jumps over the lazy dog near the river bank.'
+
+@pytest.mark.slow
+def test_gemma3_270m_loads_and_prefers_paris():
+    model, tok = load_llm('gemma3-270m')
+    assert model.config.model_type.startswith('gemma3')
+    assert 260e6 < sum(p.numel() for p in model.parameters()) < 280e6
+    # a base model may continue with " the capital of…"; what it must know is that Paris is far likelier
+    ids = tok('The capital of France is', return_tensors='pt')
+    with torch.no_grad(): logp = model(**ids).logits[0, -1].log_softmax(-1)
+    score = {w: logp[tok(w, add_special_tokens=False).input_ids[0]].item() for w in (' Paris', ' London', ' Berlin', ' Rome')}
+    print(score)
+    assert max(score, key=score.get) == ' Paris' and score[' Paris'] - score[' London'] > 2
+
+@pytest.mark.slow
+def test_whisper_tiny_en_transcribes():
+    model, proc = load_whisper('whisper-tiny.en')
+    assert model.config.vocab_size == 51864  # English-only
+    voice = 'piper:joe' if 'piper:joe' in list_voices() else list_voices()[0]
+    hyp, = transcribe(model, proc, [synthesize(SENTENCE, voice)])
+    print(voice, repr(hyp))
+    assert word_error_rate(SENTENCE, hyp) <= 0.25
+
+@pytest.mark.slow
+def test_smoke_notebook_runs_under_papermill(tmp_path):
+    voice = 'flite:slt' if 'flite:slt' in list_voices() else list_voices()[0]
+    out = tmp_path/'out.ipynb'
+    r = subprocess.run([sys.executable, '-m', 'papermill', str(ROOT/'nbs/experiments/smoke.ipynb'), str(out), '-k', 'python3',
+                        '-p', 'voice', voice, '-p', 'out_dir', str(tmp_path/'run'), '--cwd', str(ROOT/'nbs/experiments')],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    m = json.loads((tmp_path/'run'/'metrics.json').read_text())
+    assert m['voice'] == voice and m['wer'] <= 0.25 and 'Paris' in m['continuation']
