@@ -41,3 +41,13 @@ def test_smoke_notebook_runs_under_papermill(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads((tmp_path/'run'/'metrics.json').read_text())
     assert m['voice'] == voice and m['wer'] <= 0.25 and 'Paris' in m['continuation']
+
+@pytest.mark.slow
+def test_build_data_notebook_runs_under_papermill(tmp_path):
+    out = tmp_path/'out.ipynb'
+    r = subprocess.run([sys.executable, '-m', 'papermill', str(ROOT/'nbs/experiments/build_data.ipynb'), str(out), '-k', 'python3',
+                        '-p', 'preset', 'tiny', '-p', 'out_dir', str(tmp_path/'data'), '--cwd', str(ROOT/'nbs/experiments')],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    s = json.loads((tmp_path/'data'/'summary.json').read_text())
+    assert s['stage1']['examples'] == 6 and s['benchmarks'] == {'arc_easy': 2, 'piqa': 2}
