@@ -51,3 +51,14 @@ def test_build_data_notebook_runs_under_papermill(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     s = json.loads((tmp_path/'data'/'summary.json').read_text())
     assert s['stage1']['examples'] == 6 and s['benchmarks'] == {'arc_easy': 2, 'piqa': 2}
+
+@pytest.mark.slow
+def test_stage1_notebook_runs_under_papermill(tmp_path):
+    out = tmp_path/'out.ipynb'
+    r = subprocess.run([sys.executable, '-m', 'papermill', str(ROOT/'nbs/experiments/stage1.ipynb'), str(out), '-k', 'python3',
+                        '-p', 'preset', 'tiny', '-p', 'run_dir', str(tmp_path/'run'), '--cwd', str(ROOT/'nbs/experiments')],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    m = json.loads((tmp_path/'run'/'metrics.json').read_text())
+    assert m['step'] == 6 and m['M_before'] > 0 and 'M_ratio' in m
+    assert (tmp_path/'run'/'stage1.png').exists() and (tmp_path/'run'/'final'/'trainable.safetensors').exists()
