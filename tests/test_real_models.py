@@ -62,3 +62,14 @@ def test_stage1_notebook_runs_under_papermill(tmp_path):
     m = json.loads((tmp_path/'run'/'metrics.json').read_text())
     assert m['step'] == 6 and m['M_before'] > 0 and 'M_ratio' in m
     assert (tmp_path/'run'/'stage1.png').exists() and (tmp_path/'run'/'final'/'trainable.safetensors').exists()
+    # the trained tiny run and the untrained base, evaluated side by side through the evaluation notebook
+    ev = tmp_path/'eval'
+    r = subprocess.run([sys.executable, '-m', 'papermill', str(ROOT/'nbs/experiments/evaluate.ipynb'), str(tmp_path/'ev.ipynb'), '-k', 'python3',
+                        '-p', 'preset', 'tiny', '-p', 'targets', f"base,{tmp_path/'run'}", '-p', 'out_dir', str(ev),
+                        '--cwd', str(ROOT/'nbs/experiments')], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    trained, = [p for p in ev.iterdir() if p.is_dir() and p.name not in ('base',)]
+    rep = json.loads((trained/'report.json').read_text())
+    assert rep['target']['model'].endswith('final') and rep['probe']['M'] > 0
+    assert set(rep['average']) == {'text_original', 'text_adapted', 'speech@flite:slt', 'cascade@flite:slt', 'gap@flite:slt'}
+    assert '| base |' in (ev/'comparison.md').read_text() and (ev/'m_vs_speech.png').exists()
