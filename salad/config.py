@@ -131,6 +131,9 @@ def _check_type(v, t, key):
     allowed = tuple(typing.get_origin(a) or a for a in allowed)
     if v is None and type(None) in allowed: return v
     if float in allowed and isinstance(v, int) and not isinstance(v, bool): return v
+    if float in allowed and str not in allowed and isinstance(v, str):  # YAML 1.1 reads `2e-3` as a string
+        try: return float(v)
+        except ValueError: raise TypeError(f"config key {key}: expected {t}, got {v!r}") from None
     if bool not in allowed and isinstance(v, bool) and int in allowed: raise TypeError(f"config key {key}: expected {t}, got {v!r}")
     if not isinstance(v, tuple(a for a in allowed if isinstance(a, type))): raise TypeError(f"config key {key}: expected {t}, got {v!r}")
     return v
