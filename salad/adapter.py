@@ -15,7 +15,7 @@ from .audio import log_mel, resample
 
 # %% auto #0
 __all__ = ['SpeechEncoder', 'load_speech_encoder', 'stack_frames', 'StackMLPAdapter', 'TransformerAdapter', 'create_adapter',
-           'tokenize_spans', 'collate_interleaved', 'SpeechLM', 'save_speech_lm', 'load_speech_lm']
+           'bos_ids', 'tokenize_spans', 'collate_interleaved', 'SpeechLM', 'save_speech_lm', 'load_speech_lm']
 
 # %% ../nbs/05_adapter.ipynb #8d5d3c86
 class SpeechEncoder(nn.Module):
@@ -121,11 +121,15 @@ def create_adapter(cfg:ModelConfig, enc_dim:int, llm_dim:int)->nn.Module:
     raise ValueError(f"unknown adapter {cfg.adapter!r}; use 'stack_mlp' or 'transformer'")
 
 # %% ../nbs/05_adapter.ipynb #5c813732
+def bos_ids(tok)->list:
+    "The special tokens the tokenizer puts before a text (e.g. BOS), or []."
+    return tok('a').input_ids[:-len(tok('a', add_special_tokens=False).input_ids)] or []
+
 def tokenize_spans(tok, # the LLM's tokenizer
                    spans:list, # [(kind, text), ...] with kind 'text' or 'speech'
                   )->list:
     "[{'kind', 'ids'}] per span; BOS (if the tokenizer uses one) becomes a leading text span."
-    bos = tok('a').input_ids[:-len(tok('a', add_special_tokens=False).input_ids)] or []
+    bos = bos_ids(tok)
     out = [dict(kind='text', ids=list(bos))] if bos else []
     for i, (kind, text) in enumerate(spans):
         if kind not in ('text', 'speech'): raise ValueError(f"span kind must be 'text' or 'speech', got {kind!r}")

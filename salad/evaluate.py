@@ -110,17 +110,18 @@ def fit_shots(tok, fewshot:str, context:str, options:list, max_tokens:int)->str:
     return ''.join(shots)
 
 def text_item(tok, row:dict, max_tokens:int=2048, spoken:str|None=None)->dict:
-    "Context ids and option ids of a benchmark row read as text (`spoken` replaces its spoken part, e.g. a transcript)."
+    "Context ids, option ids and the few-shot prefix that fit, for a row read as text (`spoken` replaces its spoken part, e.g. a transcript)."
     body = row['prefix'] + (row['spoken'] if spoken is None else spoken) + row['suffix']
     shots = fit_shots(tok, row.get('fewshot') or '', body, row['options'], max_tokens)
     pairs = [encode_pair(tok, shots + body, o) for o in row['options']]
     ctx, opts = pairs[0][0], [o for _, o in pairs]
     ctx = ctx[-(max_tokens - max(map(len, opts))):]  # left truncation, as the harness does
-    return dict(ctx=ctx, options=opts, shots=len(_shots(shots)))
+    return dict(ctx=ctx, options=opts, shots=len(_shots(shots)), fewshot=shots)
 
 def speech_spans(tok, row:dict, feats:torch.Tensor, shots:str='')->list:
     "Interleaved spans of a row read as speech: text prefix, the spoken part's features, text suffix."
-    bos = tok('a').input_ids[:-len(tok('a', add_special_tokens=False).input_ids)] or []
+    from salad.adapter import bos_ids
+    bos = bos_ids(tok)
     head = shots + row['prefix'].rstrip()
     spans = [dict(kind='text', ids=tok(head).input_ids if head else list(bos))]
     spans.append(dict(kind='speech', ids=[], feats=feats))
@@ -317,8 +318,8 @@ def evaluate(cfg:SaladConfig, # data (tasks, items, seed), model (for 'base') an
         for v in voices:
             if 'speech' in e.modes:
                 def read_speech(rows, v=v):
-                    ctxs = [speech_embeds(model, speech_spans(tok, r, feats(r['audio'][v]), fit_shots(tok, r.get('fewshot') or '', r['context'], r['options'], e.max_tokens)))
-                            for r in tqdm(rows, desc=f'{task} speech features', disable=not progress)]
+                    ctxs = [speech_embeds(model, speech_spans(tok, r, feats(r['audio'][v]), t['fewshot']))  # the shots that fit as text
+                            for r, t in tqdm(zip(rows, texts), total=len(rows), desc=f'{task} speech features', disable=not progress)]
                     return _scored(rows, score_options(model.llm, ctxs, opts, e.batch_size, progress, f'{task} speech'))
                 run(f'speech@{v}', read_speech, task, rows)
             if 'cascade' in e.modes:
