@@ -195,12 +195,15 @@ class SpeechLM(nn.Module):
             self.teacher_llm = [copy.deepcopy(llm).eval().requires_grad_(False)]  # a list: not a submodule, never saved or trained
         else: raise ValueError(f"llm_training must be 'frozen', 'lora' or 'full', got {cfg.llm_training!r}")
         self.llm = llm
+        emb = llm.get_input_embeddings().weight
+        self.register_buffer('speech_scale', emb.detach().float().pow(2).mean().sqrt().reshape(()), persistent=False)  # token-embedding RMS
 
     def embed(self, batch:dict)->torch.Tensor:
         "inputs_embeds (B, L, H) for a `collate_interleaved` batch."
         emb = self.llm.get_input_embeddings()(batch['input_ids'])  # B, L, H
         if batch['speech_feats'].shape[0]:
             sp = self.adapter(batch['speech_feats'].to(emb.dtype))  # S, n_max, H
+            if self.cfg.adapter_norm: sp = F.rms_norm(sp, sp.shape[-1:]) * self.speech_scale.to(sp.dtype)
             sp = sp.reshape(-1, sp.shape[-1])  # S*n_max, H
             idx = batch['speech_index'].clamp(min=0)  # B, L
             emb = torch.where(batch['is_speech'][..., None], sp[idx], emb)

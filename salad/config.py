@@ -45,6 +45,7 @@ class ModelConfig:
     adapter_heads:int = 15 # attention heads (paper 15)
     adapter_kv_heads:int = 5 # key/value heads (paper 5)
     adapter_mlp:int = 2560 # transformer adapter MLP size (paper 2560)
+    adapter_norm:bool = True # RMS-normalise speech embeddings to the LLM's token-embedding scale (fixed, not trained)
     llm_training:str = 'frozen' # 'frozen', 'lora' or 'full'
     lora_r:int = 16 # LoRA rank
     lora_alpha:int = 32 # LoRA scaling
@@ -63,6 +64,7 @@ class TrainConfig:
     max_grad_norm:float = 1.0 # gradient clipping
     alpha:float = 1.0 # KD weight: loss = α·KD + (1−α)·NLL (SALAD: 1)
     temperature:float = 1.0 # KD temperature
+    span_window:int = 0 # >0: train on windows of one speech span with up to this many text tokens on each side (0: whole passages)
     replay_share:float = 0.0 # share of steps that are text-only batches from the broad pool, probe excluded (forgetting control)
     teacher_topk:int = 0 # >0: KD from cached top-k teacher log-probs + tail mass ($SALAD_HOME/teacher); 0: the live teacher
     checkpoint_every:int = 100 # steps between checkpoints (and one at the end)

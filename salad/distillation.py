@@ -12,13 +12,13 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 from .config import SaladConfig, TrainConfig, save_config
-from .adapter import SpeechLM, collate_interleaved, save_speech_lm, tokenize_spans
+from .adapter import SpeechLM, bos_ids, collate_interleaved, save_speech_lm, tokenize_spans
 from .audio import load_audio
 
 # %% auto #0
-__all__ = ['nll_loss', 'kd_loss', 'salad_loss', 'FeatureCache', 'prepare_examples', 'topk_teacher', 'kd_loss_topk',
-           'TeacherCache', 'wsd_multiplier', 'batch_indices', 'is_replay_step', 'save_checkpoint', 'latest_checkpoint',
-           'load_checkpoint', 'train_stage', 'synthetic_examples', 'tiny_speech_lm', 'stage1']
+__all__ = ['nll_loss', 'kd_loss', 'salad_loss', 'FeatureCache', 'prepare_examples', 'window_examples', 'topk_teacher',
+           'kd_loss_topk', 'TeacherCache', 'wsd_multiplier', 'batch_indices', 'is_replay_step', 'save_checkpoint',
+           'latest_checkpoint', 'load_checkpoint', 'train_stage', 'synthetic_examples', 'tiny_speech_lm', 'stage1']
 
 # %% ../nbs/06_distillation.ipynb #570d31f6
 def nll_loss(logits:torch.Tensor, # student logits, B, L, V
@@ -92,6 +92,25 @@ def prepare_examples(rows:list, # dicts with span_kinds, span_texts, span_audio 
     return out
 
 # %% ../nbs/06_distillation.ipynb #81baf6d2
+def window_examples(examples:list, # tokenized interleaved examples (from `prepare_examples`)
+                    before:int, # text tokens kept before each speech span
+                    after:int, # text tokens kept after it
+                    bos:list=(), # ids every window starts with (`salad.adapter.bos_ids`)
+                   )->list:
+    "One example per speech span: up to `before` tokens of the text before it, the span, up to `after` tokens after it."
+    bos, out = list(bos), []
+    for ex in examples:
+        body = ex[1:] if bos and ex and ex[0]['kind'] == 'text' and ex[0]['ids'] == bos else ex
+        for i, sp in enumerate(body):
+            if sp['kind'] != 'speech': continue
+            w = [dict(kind='text', ids=bos)] if bos else []
+            if i and body[i-1]['kind'] == 'text' and before: w.append(dict(kind='text', ids=body[i-1]['ids'][-before:]))
+            w.append(sp)
+            if i + 1 < len(body) and body[i+1]['kind'] == 'text' and after: w.append(dict(kind='text', ids=body[i+1]['ids'][:after]))
+            out.append(w)
+    return out
+
+# %% ../nbs/06_distillation.ipynb #c71e49fd
 def topk_teacher(logits:torch.Tensor, # teacher logits, (…, V)
                  k:int)->dict:
     "Top-k log-probs (…, k), their token ids (…, k) and log(1 − Σ top-k p) (…) at temperature 1."
@@ -148,7 +167,7 @@ class TeacherCache:
             out['logp'][b, :n], out['idx'][b, :n], out['tail'][b, :n] = d['logp'], d['idx'].long(), d['tail']
         return {k: v.to(ids.device) for k, v in out.items()}
 
-# %% ../nbs/06_distillation.ipynb #85264937
+# %% ../nbs/06_distillation.ipynb #84b2a47d
 def wsd_multiplier(step:int, total:int, warmup:int, decay_fraction:float)->float:
     "Learning-rate multiplier at `step` (0-based) of `total`."
     decay_start = total - int(round(decay_fraction * total))
@@ -156,7 +175,7 @@ def wsd_multiplier(step:int, total:int, warmup:int, decay_fraction:float)->float
     if step >= decay_start: return max(0.0, (total - step) / max(1, total - decay_start))
     return 1.0
 
-# %% ../nbs/06_distillation.ipynb #84b2a47d
+# %% ../nbs/06_distillation.ipynb #f67e61ce
 def batch_indices(step:int, n:int, batch_size:int, seed:int, rank:int=0, world:int=1)->list:
     "Indices of this process's examples at `step`: epoch-wise seeded permutations, sharded by rank."
     per_step = batch_size * world
@@ -172,7 +191,7 @@ def is_replay_step(step:int, share:float, seed:int)->bool:
     "Is `step` a text-replay step? (seeded, independent of history)"
     return share > 0 and np.random.default_rng([seed, step, 7]).random() < share
 
-# %% ../nbs/06_distillation.ipynb #f67e61ce
+# %% ../nbs/06_distillation.ipynb #d7d56cd1
 def save_checkpoint(run_dir, step, model, optimizer, scheduler, cfg, keep=2)->Path:
     "Atomically write `run_dir/checkpoints/step-XXXXXX`; keep the newest `keep`."
     from salad.assets import atomic_dir
@@ -203,7 +222,7 @@ def load_checkpoint(ck, model, optimizer, scheduler)->int:
     random.setstate((3, tuple(st['python_rng']), None))
     return st['step']
 
-# %% ../nbs/06_distillation.ipynb #15150a83
+# %% ../nbs/06_distillation.ipynb #b08d0080
 def _optimizer(model:SpeechLM, t:TrainConfig):
     groups = [dict(params=[p for p in model.adapter.parameters() if p.requires_grad], lr=t.lr_adapter)]
     llm = [p for p in model.llm.parameters() if p.requires_grad]
@@ -276,7 +295,7 @@ def train_stage(cfg:SaladConfig, # `train` section drives the loop; saved with t
     acc.wait_for_everyone()
     return last
 
-# %% ../nbs/06_distillation.ipynb #3afd76bd
+# %% ../nbs/06_distillation.ipynb #7ec4d3c6
 def synthetic_examples(n:int, vocab:int, enc_dim:int, seed:int=0)->list:
     "Random interleaved examples (text ids, speech features) for tests."
     g = torch.Generator().manual_seed(seed)
@@ -298,7 +317,7 @@ def tiny_speech_lm(cfg:SaladConfig, seed:int=0, vocab:int=64, enc_dim:int=12)->S
                                        num_key_value_heads=2, intermediate_size=32))
     return SpeechLM(cfg.model, llm, enc_dim=enc_dim, encoder_key='synthetic')
 
-# %% ../nbs/06_distillation.ipynb #dfb13169
+# %% ../nbs/06_distillation.ipynb #912665d4
 def stage1(cfg:SaladConfig, # data, model and train sections
            run_dir:str|Path, # the run folder
            data_dir:str|Path, # a `salad data build` output
@@ -321,6 +340,7 @@ def stage1(cfg:SaladConfig, # data, model and train sections
     feat_s = time.time() - t0
     n_probe = min(cfg.train.probe_examples, len(examples) // 5)
     probe, train = examples[:n_probe], examples[n_probe:]
+    if cfg.train.span_window: train = window_examples(train, cfg.train.span_window, cfg.train.span_window, bos_ids(tok))
     torch.manual_seed(cfg.train.seed)
     model = SpeechLM(cfg.model, llm, enc.dim, enc.key)
     replay = None
