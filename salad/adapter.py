@@ -249,7 +249,7 @@ def load_speech_lm(path:str|Path, # folder written by `save_speech_lm`
     path = Path(path)
     if not (path/'config.json').exists(): raise FileNotFoundError(f"{path}: no config.json (not a saved SpeechLM)")
     meta = json.loads((path/'config.json').read_text())
-    cfg = from_dict(ModelConfig, meta['model'])
+    cfg = from_dict(ModelConfig, {'adapter_norm': False, **meta['model']})  # saved before adapter_norm existed: trained without it
     if llm is None:
         from salad.assets import load_llm
         llm, _ = load_llm(cfg.llm, home=home)

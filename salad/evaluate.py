@@ -419,6 +419,8 @@ def report_markdown(rep:dict)->str:
         lines += ['', f"Broad probe ({p['passages']} held-out pool passages, speech in {p['voice']}, {p['positions']} text positions): "
                   f"**F = {p['F']:.4f}**, **M = {p['M']:.4f}**, M with mismatched speech = {p['M_mismatched']:.4f}, "
                   f"M ratio = {p['M_ratio']:.3f} (nats per text token)."]
+        if 'M_next' in p: lines[-1] += (f" At the first text token after each speech span: M = {p['M_next']:.4f}, "
+                                        f"mismatched {p['M_next_mismatched']:.4f}, ratio {p['M_next_ratio']:.3f}.")
     return '\n'.join(lines) + '\n'
 
 def plot_accuracy(rep:dict, path:str|Path):

@@ -76,7 +76,7 @@ def alignment_metrics(model, # a `salad.adapter.SpeechLM`
     "M, M with mismatched speech, their ratio, and F (mean KL per text token, nats)."
     from salad.adapter import collate_interleaved
     model.eval()
-    sums = dict(M=0.0, M_mismatched=0.0, F=0.0); n = n_f = 0
+    sums = dict(M=0.0, M_mismatched=0.0, F=0.0, M_next=0.0, M_next_mismatched=0.0); n = n_f = n_next = 0
     for which, exs in (('M', examples), ('M_mismatched', mismatch_speech(examples))):
         for i in range(0, len(exs), batch_size):
             b = collate_interleaved(exs[i:i+batch_size], model.cfg.stack)
@@ -85,12 +85,16 @@ def alignment_metrics(model, # a `salad.adapter.SpeechLM`
             text = model.llm(input_ids=b['teacher_ids'], attention_mask=b['teacher_mask']).logits  # P(· | w)
             mask = b['teacher_pos'] >= 0
             bi = torch.arange(mask.shape[0])[:, None].expand_as(mask)[mask]
-            sums[which] += mean_kl(text[bi, b['teacher_pos'][mask]], speech[mask]).sum().item()
+            kl = mean_kl(text[bi, b['teacher_pos'][mask]], speech[mask])  # per marked position
+            sums[which] += kl.sum().item()
+            sums[which.replace('M', 'M_next')] += kl[b['is_speech'][mask]].sum().item()  # marked speech position: the span's last frame
             if which == 'M':
-                n += int(mask.sum())
+                n += int(mask.sum()); n_next += int(b['is_speech'][mask].sum())
                 valid = (b['teacher_mask'][:, :-1] * b['teacher_mask'][:, 1:]).bool()  # text positions with a next token
                 sums['F'] += mean_kl(model.teacher_logits(b)[:, :-1][valid], text[:, :-1][valid]).sum().item(); n_f += int(valid.sum())
     out = dict(M=sums['M'] / max(1, n), M_mismatched=sums['M_mismatched'] / max(1, n), F=sums['F'] / max(1, n_f))
     out['M_ratio'] = out['M'] / out['M_mismatched'] if out['M_mismatched'] > 0 else float('nan')
+    out.update(M_next=sums['M_next'] / max(1, n_next), M_next_mismatched=sums['M_next_mismatched'] / max(1, n_next))
+    out['M_next_ratio'] = out['M_next'] / out['M_next_mismatched'] if out['M_next_mismatched'] > 0 else float('nan')
     out['positions'] = n
     return out
