@@ -1,8 +1,9 @@
 """Does the adapter carry what was said? M and M_next, each with its mismatched-speech control, on the Stage I held-out passages.
 
-Usage: python bench/content_probe.py runs/cpu/stage1 [more runs ...] [--data $SALAD_HOME/data/cpu] [--untrained]
-Each run folder's `config.yaml` gives the model and the held-out split (the first `train.probe_examples`
-Stage I passages, as `salad.distillation.stage1` holds them out); its `final/` folder gives the weights.
+Usage: python bench/content_probe.py runs/cpu/stage1 [more runs or checkpoints ...] [--data $SALAD_HOME/data/cpu] [--untrained]
+Each run folder's (or checkpoint folder's) `config.yaml` gives the model and the held-out split (the first
+`train.probe_examples` Stage I passages, as `salad.distillation.stage1` holds them out); its `final/`
+(a checkpoint's `model/`) folder gives the weights.
 `--untrained` adds the first run's architecture with a freshly initialised adapter (seed `train.seed`).
 M averages KL(text reading ‖ speech reading) over every text position; M_next only over the first text
 token after each speech span, where the spoken words matter most. A ratio near 1 means the adapter's
@@ -38,6 +39,6 @@ def main():
         torch.manual_seed(cfg.train.seed); show('untrained adapter', SpeechLM(cfg.model, llm, enc.dim, enc.key))
     for r in a.runs:
         llm, _ = load_llm(load_config(Path(r)/'config.yaml').model.llm)
-        show(r, load_speech_lm(Path(r)/'final', llm=llm))
+        show(r, load_speech_lm(Path(r)/'final' if (Path(r)/'final').exists() else Path(r)/'model', llm=llm))
 
 if __name__ == '__main__': main()
