@@ -16,7 +16,7 @@ from salad.adapter import SpeechLM, load_speech_encoder, load_speech_lm
 from salad.assets import load_llm, salad_home
 from salad.config import load_config
 from salad.data import load_data
-from salad.distillation import FeatureCache, prepare_examples
+from salad.distillation import FeatureCache, n_held_out, prepare_examples
 from salad.metrics import alignment_metrics
 
 def main():
@@ -26,7 +26,7 @@ def main():
     cfg = load_config(Path(a.runs[0])/'config.yaml')
     data = Path(a.data) if a.data else salad_home()/'data'/cfg.name
     rows = load_data(data, 'stage1').to_list()
-    n_probe = min(cfg.train.probe_examples, len(rows) // 5)
+    n_probe = n_held_out(len(rows), cfg.train.probe_examples)
     enc = load_speech_encoder(cfg.model.encoder, cfg.model.encoder_mode)
     llm, tok = load_llm(cfg.model.llm)
     probe = prepare_examples(rows[:n_probe], tok, FeatureCache(salad_home()/'features', enc), progress=False)

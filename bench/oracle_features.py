@@ -14,7 +14,7 @@ from salad.assets import load_llm, salad_home
 from salad.cli import parse_overrides
 from salad.config import get_config
 from salad.data import load_data
-from salad.distillation import train_stage, window_examples
+from salad.distillation import n_held_out, train_stage, window_examples
 from salad.metrics import alignment_metrics
 
 def main():
@@ -34,7 +34,7 @@ def main():
                 f = emb[sp['ids']].repeat_interleave(4, 0)
                 sp['feats'] = f / f.std() + a.noise * torch.randn(f.shape, generator=g)
         exs.append(spans)
-    n_probe = min(cfg.train.probe_examples, len(exs) // 5)
+    n_probe = n_held_out(len(exs), cfg.train.probe_examples)
     probe, train = exs[:32], window_examples(exs[n_probe:], a.window, a.window)
     torch.manual_seed(0); model = SpeechLM(cfg.model, llm, emb.shape[1], 'oracle')
     show = lambda when, m: print(f"{when:>6s}: M {m['M']:.3f}, mismatched {m['M_mismatched']:.3f}, ratio {m['M_ratio']:.3f}; "

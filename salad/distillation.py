@@ -18,7 +18,8 @@ from .audio import load_audio
 # %% auto #0
 __all__ = ['nll_loss', 'kd_loss', 'salad_loss', 'FeatureCache', 'prepare_examples', 'window_examples', 'topk_teacher',
            'kd_loss_topk', 'TeacherCache', 'wsd_multiplier', 'batch_indices', 'is_replay_step', 'save_checkpoint',
-           'latest_checkpoint', 'load_checkpoint', 'train_stage', 'synthetic_examples', 'tiny_speech_lm', 'stage1']
+           'latest_checkpoint', 'load_checkpoint', 'train_stage', 'synthetic_examples', 'tiny_speech_lm', 'n_held_out',
+           'stage1']
 
 # %% ../nbs/06_distillation.ipynb #570d31f6
 def nll_loss(logits:torch.Tensor, # student logits, B, L, V
@@ -318,6 +319,10 @@ def tiny_speech_lm(cfg:SaladConfig, seed:int=0, vocab:int=64, enc_dim:int=12)->S
     return SpeechLM(cfg.model, llm, enc_dim=enc_dim, encoder_key='synthetic')
 
 # %% ../nbs/06_distillation.ipynb #912665d4
+def n_held_out(n_passages:int, probe_examples:int)->int:
+    "How many leading Stage I passages `stage1` holds out for M: `probe_examples`, at most a fifth."
+    return min(probe_examples, n_passages // 5)
+
 def stage1(cfg:SaladConfig, # data, model and train sections
            run_dir:str|Path, # the run folder
            data_dir:str|Path, # a `salad data build` output
@@ -338,7 +343,7 @@ def stage1(cfg:SaladConfig, # data, model and train sections
     t0 = time.time()
     examples = prepare_examples(rows, tok, feats, progress)
     feat_s = time.time() - t0
-    n_probe = min(cfg.train.probe_examples, len(examples) // 5)
+    n_probe = n_held_out(len(examples), cfg.train.probe_examples)
     probe, train = examples[:n_probe], examples[n_probe:]
     if cfg.train.span_window: train = window_examples(train, cfg.train.span_window, cfg.train.span_window, bos_ids(tok))
     torch.manual_seed(cfg.train.seed)
