@@ -99,6 +99,7 @@ def window_examples(examples:list, # tokenized interleaved examples (from `prepa
                     bos:list=(), # ids every window starts with (`salad.adapter.bos_ids`)
                    )->list:
     "One example per speech span: up to `before` tokens of the text before it, the span, up to `after` tokens after it."
+    if before < 0 or after < 0: raise ValueError(f"span window sizes must be >= 0 (train.span_window), got before={before}, after={after}")
     bos, out = list(bos), []
     for ex in examples:
         body = ex[1:] if bos and ex and ex[0]['kind'] == 'text' and ex[0]['ids'] == bos else ex
