@@ -198,12 +198,18 @@ class SpeechLM(nn.Module):
         emb = llm.get_input_embeddings().weight
         self.register_buffer('speech_scale', emb.detach().float().pow(2).mean().sqrt().reshape(()), persistent=False)  # token-embedding RMS
 
+    def speech_embeds(self, feats:torch.Tensor, # encoder features, S, T, C
+                     )->torch.Tensor:
+        "What the LLM reads for speech: adapter outputs (S, ceil(T/stack), H), RMS-normalised when `adapter_norm`."
+        sp = self.adapter(feats)
+        if self.cfg.adapter_norm: sp = F.rms_norm(sp, sp.shape[-1:]) * self.speech_scale.to(sp.dtype)
+        return sp
+
     def embed(self, batch:dict)->torch.Tensor:
         "inputs_embeds (B, L, H) for a `collate_interleaved` batch."
         emb = self.llm.get_input_embeddings()(batch['input_ids'])  # B, L, H
         if batch['speech_feats'].shape[0]:
-            sp = self.adapter(batch['speech_feats'].to(emb.dtype))  # S, n_max, H
-            if self.cfg.adapter_norm: sp = F.rms_norm(sp, sp.shape[-1:]) * self.speech_scale.to(sp.dtype)
+            sp = self.speech_embeds(batch['speech_feats'].to(emb.dtype))  # S, n_max, H
             sp = sp.reshape(-1, sp.shape[-1])  # S*n_max, H
             idx = batch['speech_index'].clamp(min=0)  # B, L
             emb = torch.where(batch['is_speech'][..., None], sp[idx], emb)

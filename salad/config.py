@@ -66,6 +66,9 @@ class TrainConfig:
     temperature:float = 1.0 # KD temperature
     span_window:int = 0 # >0: train on windows of one speech span with up to this many text tokens on each side (0: whole passages)
     replay_share:float = 0.0 # share of steps that are text-only batches from the broad pool, probe excluded (forgetting control)
+    align_steps:int = 0 # >0: adapter-only CTC pre-alignment steps onto the LLM's token embeddings before KD (not in the paper)
+    align_lr:float = 3e-3 # pre-alignment learning rate
+    align_batch:int = 32 # speech spans per pre-alignment step
     teacher_topk:int = 0 # >0: KD from cached top-k teacher log-probs + tail mass ($SALAD_HOME/teacher); 0: the live teacher
     checkpoint_every:int = 100 # steps between checkpoints (and one at the end)
     keep_checkpoints:int = 2 # newest checkpoints kept

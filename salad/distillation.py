@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from tqdm.auto import tqdm
 from .config import SaladConfig, TrainConfig, save_config
 from .adapter import SpeechLM, bos_ids, collate_interleaved, save_speech_lm, tokenize_spans
@@ -18,8 +19,8 @@ from .audio import load_audio
 # %% auto #0
 __all__ = ['nll_loss', 'kd_loss', 'salad_loss', 'FeatureCache', 'prepare_examples', 'window_examples', 'topk_teacher',
            'kd_loss_topk', 'TeacherCache', 'wsd_multiplier', 'batch_indices', 'is_replay_step', 'save_checkpoint',
-           'latest_checkpoint', 'load_checkpoint', 'train_stage', 'synthetic_examples', 'tiny_speech_lm', 'n_held_out',
-           'stage1']
+           'latest_checkpoint', 'load_checkpoint', 'train_stage', 'synthetic_examples', 'tiny_speech_lm', 'CTCHead',
+           'ctc_align_loss', 'align_adapter', 'n_held_out', 'stage1']
 
 # %% ../nbs/06_distillation.ipynb #570d31f6
 def nll_loss(logits:torch.Tensor, # student logits, B, L, V
@@ -320,6 +321,78 @@ def tiny_speech_lm(cfg:SaladConfig, seed:int=0, vocab:int=64, enc_dim:int=12)->S
     return SpeechLM(cfg.model, llm, enc_dim=enc_dim, encoder_key='synthetic')
 
 # %% ../nbs/06_distillation.ipynb #912665d4
+class CTCHead(nn.Module):
+    "Log-probs over a subset of the LLM's input embeddings plus a learned blank (class 0), for CTC on speech embeddings."
+    def __init__(self, emb:torch.Tensor, # the LLM's input embedding table, V, H
+                 vocab:list, # token ids that can be emitted (e.g. those in the training transcripts)
+                ):
+        super().__init__()
+        self.vocab = sorted(set(int(t) for t in vocab))
+        self.index = {t: i + 1 for i, t in enumerate(self.vocab)}
+        E = F.normalize(emb.detach().float()[self.vocab], dim=-1)
+        self.register_buffer('E', E, persistent=False)
+        self.blank = nn.Parameter(E.mean(0).clone())
+        self.log_scale = nn.Parameter(torch.tensor(math.log(10.0)))  # logits = scale · cosine similarity
+    def forward(self, sp:torch.Tensor)->torch.Tensor:  # S, T, H -> S, T, 1 + len(vocab)
+        W = torch.cat([F.normalize(self.blank, dim=-1)[None], self.E])
+        return F.log_softmax((F.normalize(sp.float(), dim=-1) @ W.T) * self.log_scale.exp(), -1)
+    def targets(self, ids:list)->torch.Tensor: return torch.tensor([self.index[int(t)] for t in ids])
+
+def ctc_align_loss(model:SpeechLM, head:CTCHead, spans:list, # speech spans with `ids` and `feats`
+                  )->torch.Tensor:
+    "Mean CTC loss (per target token) of the spans' transcripts given their speech embeddings."
+    n = max(sp['feats'].shape[0] for sp in spans)
+    dev = head.E.device
+    x = torch.stack([F.pad(sp['feats'], (0, 0, 0, n - sp['feats'].shape[0])) for sp in spans]).to(dev)
+    lp = head(model.speech_embeds(x)).transpose(0, 1)  # T, S, C
+    in_len = torch.tensor([-(-sp['feats'].shape[0] // model.cfg.stack) for sp in spans])
+    tg = [head.targets(sp['ids']) for sp in spans]
+    return F.ctc_loss(lp, torch.cat(tg).to(dev), in_len, torch.tensor([len(t) for t in tg]), blank=0, zero_infinity=True)
+
+def align_adapter(cfg:SaladConfig, # `train.align_steps`, `align_lr`, `align_batch`, `seed`, `max_grad_norm` are used
+                  model:SpeechLM, # its adapter is trained in place
+                  examples:list, # interleaved training examples; their speech spans are used
+                  run_dir:str|Path, # writes `run_dir/align/`
+                  progress:bool=True,
+                  evaluate=None, # optional fn(model) -> dict, run after alignment and stored in its metrics
+                 )->dict:
+    "Pre-align the adapter with CTC onto the LLM's token embeddings; load the result if this run has it already."
+    from accelerate import PartialState
+    from safetensors.torch import load_file
+    from salad.assets import atomic_dir
+    t, out = cfg.train, Path(run_dir)/'align'
+    if (out/'metrics.json').exists():
+        model.load_state_dict(load_file(out/'model'/'trainable.safetensors'), strict=False)
+        return json.loads((out/'metrics.json').read_text())
+    spans = [sp for ex in examples for sp in ex if sp['kind'] == 'speech' and sp['ids']]
+    if not spans: raise ValueError("align_adapter: the training examples have no speech spans")
+    dev = next(model.adapter.parameters()).device
+    torch.manual_seed(t.seed)
+    head = CTCHead(model.llm.get_input_embeddings().weight, [i for sp in spans for i in sp['ids']]).to(dev)
+    params = [p for p in model.adapter.parameters() if p.requires_grad] + list(head.parameters())
+    opt = torch.optim.AdamW(params, lr=t.align_lr, weight_decay=t.weight_decay)
+    warm = min(t.warmup_steps, t.align_steps // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: wsd_multiplier(s, t.align_steps, warm, t.decay_fraction))
+    model.train(); t0, log = time.time(), []
+    for step in tqdm(range(t.align_steps), desc='align', disable=not progress):
+        loss = ctc_align_loss(model, head, [spans[i] for i in batch_indices(step, len(spans), t.align_batch, t.seed + 2)])
+        opt.zero_grad(); loss.backward()
+        if t.max_grad_norm: torch.nn.utils.clip_grad_norm_(params, t.max_grad_norm)
+        opt.step(); sched.step()
+        if (step + 1) % t.log_every == 0 or step + 1 == t.align_steps: log.append(dict(step=step + 1, ctc=round(loss.item(), 4)))
+    res = dict(steps=t.align_steps, spans=len(spans), vocab=len(head.vocab), ctc_first=log[0]['ctc'], ctc=log[-1]['ctc'],
+               seconds=round(time.time() - t0, 1))
+    if evaluate: res.update(evaluate(model))
+    state = PartialState()  # under DDP every process aligns identically (same seed and data); one writes
+    if state.is_main_process:
+        with atomic_dir(out) as tmp:
+            save_speech_lm(model, tmp/'model')
+            (tmp/'log.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in log))
+            (tmp/'metrics.json').write_text(json.dumps(res, indent=1))
+    state.wait_for_everyone()
+    return res
+
+# %% ../nbs/06_distillation.ipynb #48582c4f
 def n_held_out(n_passages:int, probe_examples:int)->int:
     "How many leading Stage I passages `stage1` holds out for M: `probe_examples`, at most a fifth."
     return min(probe_examples, n_passages // 5)
@@ -356,10 +429,14 @@ def stage1(cfg:SaladConfig, # data, model and train sections
         replay = [tokenize_spans(tok, [('text', t)]) for t in rest['text']]
     tcache = TeacherCache(salad_home(home)/'teacher', cfg.model.llm, cfg.train.teacher_topk) if cfg.train.teacher_topk else None
     before = {f'{k}_before': v for k, v in alignment_metrics(model, probe).items()}
+    aligned = {}
+    if cfg.train.align_steps:
+        al = align_adapter(cfg, model, train, run_dir, progress, evaluate=lambda m: alignment_metrics(m, probe))
+        aligned = {f'align_{k}' if k in ('steps', 'seconds', 'spans', 'vocab', 'ctc', 'ctc_first') else f'{k}_aligned': v for k, v in al.items()}
     last = train_stage(cfg, model, train, run_dir, replay=replay, progress=progress, teacher_cache=tcache,
                        evaluate=lambda m: {k: v for k, v in alignment_metrics(m, probe).items() if k != 'positions'})
     after = alignment_metrics(model, probe)
-    out = dict(before, **after, train_examples=len(train), probe_examples=n_probe, feature_seconds=round(feat_s, 1),
+    out = dict(before, **aligned, **after, train_examples=len(train), probe_examples=n_probe, feature_seconds=round(feat_s, 1),
                feature_cache_hits=feats.hits, feature_cache_misses=feats.misses, final_kd=last.get('kd'),
                replay_passages=len(replay or []))
     if tcache: out.update(teacher_cache_hits=tcache.hits, teacher_cache_misses=tcache.misses)

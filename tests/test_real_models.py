@@ -57,12 +57,13 @@ def test_stage1_notebook_runs_under_papermill(tmp_path):
     out = tmp_path/'out.ipynb'
     r = subprocess.run([sys.executable, '-m', 'papermill', str(ROOT/'nbs/experiments/stage1.ipynb'), str(out), '-k', 'python3',
                         '-p', 'preset', 'tiny', '-p', 'run_dir', str(tmp_path/'run'),
-                        '-p', 'overrides', 'train.teacher_topk=8', '--cwd', str(ROOT/'nbs/experiments')],
+                        '-p', 'overrides', 'train.teacher_topk=8 train.align_steps=4 train.align_batch=2', '--cwd', str(ROOT/'nbs/experiments')],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads((tmp_path/'run'/'metrics.json').read_text())
     assert m['step'] == 6 and m['M_before'] > 0 and 'M_ratio' in m and 'M_next_before' in m and 'M_next_ratio' in m
     assert m['teacher_cache_hits'] + m['teacher_cache_misses'] == 6 * 2  # every batch's KD read the teacher's top-8 cache
+    assert m['align_steps'] == 4 and m['M_aligned'] > 0 and 'M_next_aligned' in m and (tmp_path/'run'/'align'/'model').exists()
     assert (tmp_path/'run'/'stage1.png').exists() and (tmp_path/'run'/'final'/'trainable.safetensors').exists()
     # the trained tiny run and the untrained base, evaluated side by side through the evaluation notebook
     ev = tmp_path/'eval'
