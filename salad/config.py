@@ -110,7 +110,9 @@ PRESETS = {
                  eval=dict(asr='whisper-tiny.en', probe_passages=2, batch_size=2, bootstrap=200)),
     'quick': dict(data=dict(stage1_passages=200, items_per_task=20), train=dict(steps=100, eval_every=25, probe_examples=32),
               eval=dict(probe_passages=16)),
-    'cpu': dict(data=dict(stage1_passages=2500, items_per_task=100)),  # ≥ 5,000 spoken Stage I spans
+    'cpu': dict(data=dict(stage1_passages=2500, items_per_task=100),  # ≥ 5,000 spoken Stage I spans
+                # Stage I: CTC pre-alignment, then KD on span windows from the cached teacher (README: run 7)
+                train=dict(align_steps=1500, span_window=16, teacher_topk=32, steps=500, eval_every=100)),
 }
 
 # %% ../nbs/00_config.ipynb #4e60bd3f
