@@ -361,9 +361,14 @@ def align_adapter(cfg:SaladConfig, # `train.align_steps`, `align_lr`, `align_bat
     from safetensors.torch import load_file
     from salad.assets import atomic_dir
     t, out = cfg.train, Path(run_dir)/'align'
+    if t.align_steps < 1 or t.align_batch < 1:
+        raise ValueError(f"train.align_steps and train.align_batch must be >= 1 to align, got {t.align_steps} and {t.align_batch}")
     if (out/'metrics.json').exists():
+        done = json.loads((out/'metrics.json').read_text())
+        if done['steps'] != t.align_steps:
+            raise ValueError(f"{out} holds an alignment of {done['steps']} steps, not train.align_steps={t.align_steps}; use a new run folder")
         model.load_state_dict(load_file(out/'model'/'trainable.safetensors'), strict=False)
-        return json.loads((out/'metrics.json').read_text())
+        return done
     spans = [sp for ex in examples for sp in ex if sp['kind'] == 'speech' and sp['ids']]
     if not spans: raise ValueError("align_adapter: the training examples have no speech spans")
     dev = next(model.adapter.parameters()).device
