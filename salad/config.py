@@ -4,14 +4,15 @@
 
 # %% ../nbs/00_config.ipynb #3c1b7ac5
 from __future__ import annotations
-import dataclasses, typing
+import dataclasses, math, os, re, typing
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['EVAL_VOICE', 'STAGE1_VOICES', 'PRESETS', 'DataConfig', 'ModelConfig', 'TrainConfig', 'EvalConfig', 'SaladConfig',
-           'from_dict', 'get_config', 'save_config', 'load_config']
+__all__ = ['EVAL_VOICE', 'STAGE1_VOICES', 'PRESETS', 'TASK_NAMES', 'RANGES', 'DataConfig', 'ModelConfig', 'TrainConfig',
+           'EvalConfig', 'SaladConfig', 'validate', 'ConfigError', 'from_dict', 'get_config', 'save_config',
+           'load_config']
 
 # %% ../nbs/00_config.ipynb #c1a34725
 EVAL_VOICE = 'piper:joe'  # the one evaluation voice (the paper: one Kokoro voice; see the README's voice table)
@@ -94,7 +95,7 @@ class EvalConfig:
 
 @dataclass
 class SaladConfig:
-    name:str = 'cpu' # preset or run name
+    name:str = 'custom' # preset or run name
     data:DataConfig = field(default_factory=DataConfig) # corpora, benchmarks, voices
     model:ModelConfig = field(default_factory=ModelConfig) # encoder, adapter, LLM
     train:TrainConfig = field(default_factory=TrainConfig) # Stage I/II optimisation
@@ -102,7 +103,7 @@ class SaladConfig:
 
 # %% ../nbs/00_config.ipynb #5abab950
 PRESETS = {
-    'tiny': dict(data=dict(stage1_passages=6, stage1_voices=['flite:kal', 'flite:rms'], eval_voice='flite:slt',
+    'tiny': dict(data=dict(stage1_passages=10, stage1_voices=['flite:kal', 'flite:rms'], eval_voice='flite:slt',
                            tasks=['arc_easy', 'piqa'], items_per_task=2, natural_speech=False, workers=1),
                  model=dict(encoder='whisper-tiny.en', adapter_dim=64, adapter_layers=2, adapter_heads=4, adapter_kv_heads=2,
                             adapter_mlp=128),
@@ -115,15 +116,76 @@ PRESETS = {
                 train=dict(align_steps=1500, span_window=16, teacher_topk=32, steps=500, eval_every=100)),
 }
 
+# %% ../nbs/00_config.ipynb #fd0dca25
+TASK_NAMES = ('arc_easy', 'arc_challenge', 'openbookqa', 'hellaswag', 'piqa', 'mmlu')  # salad.data.TASKS
+
+def _num(v)->bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+def _ge(n): return (lambda v: _num(v) and v >= n), f'a finite number >= {n}'
+def _gt(n): return (lambda v: _num(v) and v > n), f'a finite number > {n}'
+def _within(a, b): return (lambda v: _num(v) and a <= v <= b), f'a number in [{a}, {b}]'
+def _one_of(*xs): return (lambda v: v in xs), f'one of {list(xs)}'
+def _voice(v)->bool: return isinstance(v, str) and bool(re.fullmatch(r'[\w.-]+:[\w.+-]+', v))
+_VOICES = (lambda v: bool(v) and all(map(_voice, v)), "a non-empty list of 'engine:voice' names")
+_POS, _NONNEG = _ge(1), _ge(0)
+
+RANGES = {
+    'data.stage1_passages': _POS, 'data.stage1_voices': _VOICES, 'data.eval_voice': (_voice, "an 'engine:voice' name"),
+    'data.tasks': ((lambda v: bool(v) and set(v) <= set(TASK_NAMES)), f'a non-empty list of {list(TASK_NAMES)}'),
+    'data.items_per_task': _NONNEG, 'data.max_spoken_chars': _NONNEG, 'data.few_shot': _within(0, 5),
+    'data.pool_max_words': _ge(10), 'data.seed': _NONNEG,
+    'data.workers': ((lambda v: v is None or (_num(v) and v >= 1)), 'None or >= 1'),
+    'model.encoder_mode': _one_of('unpadded', 'padded'), 'model.adapter': _one_of('stack_mlp', 'transformer'),
+    'model.stack': _POS, 'model.adapter_dim': _POS, 'model.adapter_layers': _POS, 'model.adapter_heads': _POS,
+    'model.adapter_kv_heads': _POS, 'model.adapter_mlp': _POS, 'model.llm_training': _one_of('frozen', 'lora', 'full'),
+    'model.lora_r': _POS, 'model.lora_alpha': _POS, 'model.lora_targets': ((lambda v: bool(v)), 'a non-empty list'),
+    'train.steps': _POS, 'train.batch_size': _POS, 'train.grad_accum': _POS, 'train.lr_adapter': _gt(0),
+    'train.lr_llm': _gt(0), 'train.weight_decay': _NONNEG, 'train.warmup_steps': _NONNEG,
+    'train.decay_fraction': _within(0, 1), 'train.max_grad_norm': _NONNEG, 'train.alpha': _within(0, 1),
+    'train.temperature': _gt(0), 'train.span_window': _NONNEG, 'train.replay_share': _within(0, 0.99),
+    'train.align_steps': _NONNEG, 'train.align_lr': _gt(0), 'train.align_batch': _POS, 'train.teacher_topk': _NONNEG,
+    'train.checkpoint_every': _POS, 'train.keep_checkpoints': _POS, 'train.log_every': _POS, 'train.eval_every': _NONNEG,
+    'train.probe_examples': _ge(2), 'train.mixed_precision': _one_of('no', 'bf16'), 'train.seed': _NONNEG,
+    'eval.modes': ((lambda v: bool(v) and set(v) <= {'text', 'speech', 'cascade'}), "a non-empty list of text, speech, cascade"),
+    'eval.voices': ((lambda v: all(map(_voice, v))), "a list of 'engine:voice' names"),
+    'eval.metric': _one_of('acc', 'acc_norm'), 'eval.max_tokens': _ge(16), 'eval.batch_size': _POS,
+    'eval.probe_passages': ((lambda v: _num(v) and (v == 0 or v >= 2)), '0 (no probe) or >= 2 (the control needs two)'),
+    'eval.probe_voice': ((lambda v: v == '' or _voice(v)), "'' or an 'engine:voice' name"), 'eval.probe_seed': _NONNEG,
+    'eval.bootstrap': _POS, 'eval.seed': _NONNEG,
+}
+
+# %% ../nbs/00_config.ipynb #fd027c33
+def _combinations(c)->list:
+    m, t = c.model, c.train
+    out = []
+    if m.adapter == 'transformer' and m.adapter_dim % m.adapter_heads:
+        out.append(f"model.adapter_dim ({m.adapter_dim}) must be divisible by model.adapter_heads ({m.adapter_heads})")
+    if m.adapter == 'transformer' and m.adapter_heads % m.adapter_kv_heads:
+        out.append(f"model.adapter_heads ({m.adapter_heads}) must be divisible by model.adapter_kv_heads ({m.adapter_kv_heads})")
+    if t.teacher_topk and t.temperature != 1:
+        out.append(f"train.teacher_topk={t.teacher_topk} caches log-probs at temperature 1: train.temperature must be 1 "
+                   f"(got {t.temperature}), or set train.teacher_topk=0")
+    return out
+
+def validate(cfg:SaladConfig)->SaladConfig:
+    "Check every key's range and the key combinations; raise one `ConfigError` listing every problem."
+    flat = {f'{s}.{k}': v for s in ('data', 'model', 'train', 'eval') for k, v in asdict(getattr(cfg, s)).items()}
+    errors = [f"{k} must be {what}, got {flat[k]!r}" for k, (ok, what) in RANGES.items() if not ok(flat[k])]
+    if not errors: errors = _combinations(cfg)
+    if errors: raise ConfigError('invalid config: ' + '; '.join(errors))
+    return cfg
+
 # %% ../nbs/00_config.ipynb #4e60bd3f
+class ConfigError(ValueError):
+    "A config that cannot be used: unknown key, wrong type, value out of range, unreadable file."
+
 def _hints(cls): return typing.get_type_hints(cls)
 
 def from_dict(cls, d:dict, path:str=''):
     "Build dataclass `cls` from `d`; unknown keys and wrongly typed values raise errors naming the key."
-    if not isinstance(d, dict): raise TypeError(f"config {path or cls.__name__}: expected a mapping, got {type(d).__name__}")
+    if not isinstance(d, dict): raise ConfigError(f"config {path or cls.__name__}: expected a mapping, got {type(d).__name__}")
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(d) - names
-    if unknown: raise KeyError(f"unknown config key(s) {', '.join(sorted(path + k for k in unknown))}; "
+    if unknown: raise ConfigError(f"unknown config key(s) {', '.join(sorted(path + k for k in unknown))}; "
                                f"{cls.__name__} has: {', '.join(sorted(names))}")
     kw, hints = {}, _hints(cls)
     for k, v in d.items():
@@ -140,9 +202,9 @@ def _check_type(v, t, key):
     if float in allowed and isinstance(v, int) and not isinstance(v, bool): return v
     if float in allowed and str not in allowed and isinstance(v, str):  # YAML 1.1 reads `2e-3` as a string
         try: return float(v)
-        except ValueError: raise TypeError(f"config key {key}: expected {t}, got {v!r}") from None
-    if bool not in allowed and isinstance(v, bool) and int in allowed: raise TypeError(f"config key {key}: expected {t}, got {v!r}")
-    if not isinstance(v, tuple(a for a in allowed if isinstance(a, type))): raise TypeError(f"config key {key}: expected {t}, got {v!r}")
+        except ValueError: raise ConfigError(f"config key {key}: expected {t}, got {v!r}") from None
+    if bool not in allowed and isinstance(v, bool) and int in allowed: raise ConfigError(f"config key {key}: expected {t}, got {v!r}")
+    if not isinstance(v, tuple(a for a in allowed if isinstance(a, type))): raise ConfigError(f"config key {key}: expected {t}, got {v!r}")
     return v
 
 def _merge(a:dict, b:dict)->dict:
@@ -154,19 +216,35 @@ def get_config(preset:str='cpu', # one of `PRESETS`
                overrides:dict|None=None, # nested dict, e.g. {'data': {'items_per_task': 10}}
               )->SaladConfig:
     "The config of `preset` with `overrides` applied (both checked key by key)."
-    if preset not in PRESETS: raise KeyError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
-    return from_dict(SaladConfig, _merge(_merge({'name': preset}, PRESETS[preset]), overrides or {}))
+    if preset not in PRESETS: raise ConfigError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
+    return validate(from_dict(SaladConfig, _merge(_merge({'name': preset}, PRESETS[preset]), overrides or {})))
 
 # %% ../nbs/00_config.ipynb #cb0016c4
 def save_config(cfg:SaladConfig, path:str|Path)->Path:
-    "Write `cfg` as YAML."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(asdict(cfg), sort_keys=False))
+    "Write `cfg` as YAML, atomically."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+    tmp.write_text(yaml.safe_dump(asdict(cfg), sort_keys=False))
+    os.replace(tmp, path)
     return path
 
-def load_config(path:str|Path)->SaladConfig:
-    "Read a YAML config written by `save_config` (or by hand); keys are checked."
-    path = Path(path)
+def _read_yaml(path:Path)->dict:
     if not path.exists(): raise FileNotFoundError(f"config file not found: {path}")
-    try: return from_dict(SaladConfig, yaml.safe_load(path.read_text()) or {})
-    except (KeyError, TypeError) as e: raise type(e)(f"{path}: {e.args[0]}") from e
+    if path.is_dir(): raise ConfigError(f"config {path} is a folder, not a YAML file")
+    try: d = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e: raise ConfigError(f"config {path} is not valid YAML ({' '.join(str(e).split())})") from None
+    if d is None: raise ConfigError(f"config {path} is empty (start from `salad … --preset NAME`, or a saved config.yaml)")
+    return d
+
+def load_config(path:str|Path, # a YAML file written by `save_config` (or by hand)
+                overrides:dict|None=None, # nested dict applied on top (e.g. from `--set`)
+               )->SaladConfig:
+    "Read a YAML config, apply `overrides`; keys, types and ranges are checked, errors name the file."
+    path = Path(path)
+    d = _read_yaml(path)
+    if not isinstance(d, dict): raise ConfigError(f"config {path}: expected a mapping of sections, got {type(d).__name__}")
+    d = _merge(d, overrides or {})
+    d.setdefault('name', path.stem)
+    try: return validate(from_dict(SaladConfig, d))
+    except ConfigError as e: raise ConfigError(f"{path}: {e.args[0]}") from None
