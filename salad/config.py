@@ -21,7 +21,7 @@ STAGE1_VOICES = ['flite:kal', 'flite:kal16', 'flite:awb', 'flite:rms', 'flite:sl
 
 @dataclass
 class DataConfig:
-    stage1_source:str = 'lambada' # 'lambada' (narrative passages spoken by TTS) or a datasets id/folder of a speech corpus
+    stage1_source:str = 'lambada' # 'lambada' (TTS-spoken narrative passages), a folder of utterances, or a datasets id/folder
     stage1_passages:int = 2500 # passages to interleave (≈ 2.1 speech spans each)
     stage1_voices:list = field(default_factory=lambda: list(STAGE1_VOICES)) # TTS pool; the eval voice is always excluded
     eval_voice:str = EVAL_VOICE # voice of the spoken benchmarks
@@ -30,6 +30,7 @@ class DataConfig:
     max_spoken_chars:int = 500 # leave out benchmark items whose spoken part is longer (Whisper hears ≤ 30 s); 0 = no limit
     few_shot:int = 0 # few-shot examples added to each benchmark item (≤ 5)
     pool_max_words:int = 120 # broad text pool chunk size
+    skip_bad_audio:bool = False # custom Stage I corpus: skip unusable files (reported by name) instead of refusing
     natural_speech:bool = True # include the real human recordings (asterisk, pocketsphinx) when installed
     seed:int = 0 # every sampling choice derives from it
     workers:int|None = None # synthesis processes (None = all cores)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_data.ipynb #d82c9e2b
 from __future__ import annotations
-import ast, gzip, io, json, random, re, time, warnings
+import ast, csv, gzip, io, json, random, re, time, warnings
 from pathlib import Path
 import numpy as np
 import soundfile as sf
@@ -14,11 +14,13 @@ from .assets import resolve, salad_home, atomic_dir
 from .audio import load_audio, AudioError
 from .config import DataConfig, SaladConfig, save_config
 from .synthesis import normalize_for_speech, synthesize_batch, list_voices, check_voice
+from .runs import RunError, Step, config_view, write_json
 
 # %% auto #0
-__all__ = ['TASKS', 'ASTERISK_DIR', 'ASTERISK_TXT', 'POCKETSPHINX_DIR', 'seeded_prefix', 'load_benchmark', 'speak_benchmark',
-           'broad_text_pool', 'split_pool', 'interleave_spans', 'add_few_shot', 'load_lambada', 'voice_pool',
-           'build_stage1', 'natural_speech', 'load_speech_corpus', 'build_data', 'load_data']
+__all__ = ['TASKS', 'ASTERISK_DIR', 'ASTERISK_TXT', 'POCKETSPHINX_DIR', 'AUDIO_SUFFIXES', 'seeded_prefix', 'load_benchmark',
+           'speak_benchmark', 'broad_text_pool', 'split_pool', 'interleave_spans', 'add_few_shot', 'load_lambada',
+           'voice_pool', 'build_stage1', 'natural_speech', 'load_speech_corpus', 'utterance_problem', 'speech_folder',
+           'corpus_passages', 'stage1_corpus', 'data_deps', 'build_data', 'data_fingerprint', 'load_data']
 
 # %% ../nbs/04_data.ipynb #7da0de22
 TASKS = ('arc_easy', 'arc_challenge', 'openbookqa', 'hellaswag', 'piqa', 'mmlu')
@@ -206,7 +208,12 @@ def load_lambada(n:int|None=None, seed:int=0, home=None)->list:
 def voice_pool(cfg:DataConfig)->list:
     "The Stage I voices of `cfg` that are installed here, minus the evaluation voice."
     avail = set(list_voices())
-    pool = [v for v in cfg.stage1_voices if v != cfg.eval_voice and (v in avail or v.partition(':')[0] == 'kokoro')]
+    engines = {v.partition(':')[0] for v in avail}
+    for v in cfg.stage1_voices:  # a misspelled voice of an installed engine is an error, never silently dropped
+        if v.partition(':')[0] in engines: check_voice(v)
+    absent = [v for v in cfg.stage1_voices if v.partition(':')[0] not in engines]
+    if absent: warnings.warn(f"data.stage1_voices: engines of {absent} are not installed here; going on without them")
+    pool = [v for v in cfg.stage1_voices if v != cfg.eval_voice and v not in absent]
     if not pool: raise ValueError(f"no Stage I voice of {cfg.stage1_voices} is installed (eval voice {cfg.eval_voice!r} is excluded); "
                                   f"installed: {sorted(avail)}")
     for v in pool: check_voice(v)
@@ -315,39 +322,138 @@ def load_speech_corpus(name:str, # hub id (e.g. 'openslr/librispeech_asr') or a 
         rows.append(dict(id=f'{Path(str(name)).name}-{split}-{i}', audio=str(path), text=normalize_for_speech(r[text_column])))
     return Dataset.from_list(rows)
 
+# %% ../nbs/04_data.ipynb #74d3c5fd
+AUDIO_SUFFIXES = ('.wav', '.flac', '.ogg')
+
+def _folder_rows(folder:Path)->list:
+    "(id, audio, text or None) rows from `manifest.csv`, else from audio files with same-name .txt transcripts."
+    man = folder/'manifest.csv'
+    if man.exists():
+        with open(man, newline='') as f: rows = list(csv.DictReader(f))
+        if rows and not {'audio', 'text'} <= set(rows[0]): raise ValueError(f"{man}: needs columns audio,text; has {list(rows[0])}")
+        return [dict(id=r.get('id') or Path(r['audio']).stem, audio=str(folder/r['audio']), text=r['text']) for r in rows]
+    files = sorted(p for p in folder.rglob('*') if p.suffix.lower() in AUDIO_SUFFIXES)
+    txt = lambda p: p.with_suffix('.txt').read_text() if p.with_suffix('.txt').exists() else None
+    return [dict(id=str(p.relative_to(folder).with_suffix('')), audio=str(p), text=txt(p)) for p in files]
+
+def utterance_problem(audio:str, text:str|None, max_seconds:float=30.0)->str|None:
+    "Why an utterance cannot be used for training (None when it can)."
+    if not (text or '').strip(): return 'transcript missing or empty'
+    try: info = sf.info(audio)
+    except Exception as e: return f"unreadable audio ({' '.join(str(e).split())[:120]})"
+    if info.samplerate < 8000: return f'sample rate {info.samplerate} Hz is below 8000 Hz'
+    if info.duration > max_seconds: return f'{info.duration:.1f} s is longer than {max_seconds:g} s'
+    try: load_audio(audio)
+    except AudioError as e: return str(e).removeprefix(f'{audio}: ')
+    return None
+
+# %% ../nbs/04_data.ipynb #00854f08
+def speech_folder(folder:str|Path, # a folder of utterances (see above)
+                  skip_bad:bool=False, # skip unusable files (warning each) instead of refusing
+                  max_seconds:float=30.0, # longest clip accepted
+                 )->tuple:
+    "(Dataset of id, audio, text, stats): a folder's utterances, every file checked, bad ones named."
+    folder = Path(folder)
+    if not folder.is_dir(): raise FileNotFoundError(f"speech folder {folder} does not exist")
+    rows = _folder_rows(folder)
+    if not rows: raise ValueError(f"{folder}: no manifest.csv and no audio files ({', '.join(AUDIO_SUFFIXES)})")
+    bad = {r['audio']: why for r in rows if (why := utterance_problem(r['audio'], r['text'], max_seconds))}
+    if bad and not skip_bad:
+        listed = '; '.join(f'{k}: {v}' for k, v in list(bad.items())[:10])
+        raise AudioError(f"{folder}: {len(bad)} of {len(rows)} file(s) unusable: {listed}"
+                         " (fix them, or set data.skip_bad_audio=true to skip them)")
+    for k, v in bad.items(): warnings.warn(f"skipping {k}: {v}")
+    keep = [dict(id=r['id'], audio=r['audio'], text=normalize_for_speech(r['text'])) for r in rows if r['audio'] not in bad]
+    return Dataset.from_list(keep), dict(utterances=len(keep), skipped=bad)
+
+def corpus_passages(utts:Dataset, # (id, audio, text) rows, in reading order
+                    n:int|None=None, # at most this many passages
+                    per_passage:int=4, # consecutive utterances per passage
+                    seed:int=0)->Dataset:
+    "Stage I rows from consecutive utterances: read alternately as text and heard as speech (seeded start)."
+    rng, rows = random.Random(seed), []
+    for i in range(0, len(utts) - 1, per_passage):
+        g = utts[i:i + per_passage]
+        first = rng.randrange(2)
+        kinds = ['speech' if (j + first) % 2 else 'text' for j in range(len(g['id']))]
+        if len(set(kinds)) < 2: continue  # a passage needs text to distil on and speech to hear
+        rows.append(dict(id=g['id'][0], text=' '.join(g['text']), voice='natural', span_kinds=kinds, span_texts=g['text'],
+                         span_audio=[a if k == 'speech' else '' for k, a in zip(kinds, g['audio'])]))
+    return Dataset.from_list(rows[:n])
+
 # %% ../nbs/04_data.ipynb #fb79867f
 def _save(ds:Dataset, path:Path):
     with atomic_dir(path) as tmp: ds.save_to_disk(str(tmp))
 
+def _is_saved_dataset(p:Path)->bool: return (p/'state.json').exists() or (p/'dataset_dict.json').exists()
+
+def stage1_corpus(d:DataConfig, audio_dir:Path, home=None, progress:bool=True)->tuple:
+    "(Stage I rows, stats) from `d.stage1_source`: LAMBADA spoken by TTS, a folder of utterances, or a datasets corpus."
+    if d.stage1_source == 'lambada': return build_stage1(d, audio_dir, home, progress)
+    src = Path(d.stage1_source)
+    if src.is_dir() and not _is_saved_dataset(src): utts, st = speech_folder(src, d.skip_bad_audio)
+    else:
+        utts = load_speech_corpus(d.stage1_source, home=home)
+        bad = {r['audio']: why for r in utts if (why := utterance_problem(r['audio'], r['text']))}
+        if bad and not d.skip_bad_audio: raise AudioError(f"{d.stage1_source}: {len(bad)} unusable file(s), e.g. "
+                                                          f"{next(iter(bad.items()))} (or set data.skip_bad_audio=true)")
+        utts, st = utts.filter(lambda r: r['audio'] not in bad), dict(utterances=len(utts) - len(bad), skipped=bad)
+    rows = corpus_passages(utts, d.stage1_passages, seed=d.seed)
+    if not len(rows): raise ValueError(f"data.stage1_source={d.stage1_source!r}: fewer than 2 usable utterances")
+    return rows, dict(st, source=d.stage1_source, examples=len(rows))
+
+def data_deps(cfg:SaladConfig)->dict:
+    "What a data build depends on: the `data` section (not the number of worker processes)."
+    return config_view(cfg, ['data'], drop=('data.workers',))
+
+# %% ../nbs/04_data.ipynb #e9a5aef7
 def build_data(cfg:SaladConfig, # the config (its `data` section is used)
                out_dir:str|Path, # where the datasets go
                audio_dir:str|Path|None=None, # audio cache (default `$SALAD_HOME/audio`)
                home=None,
                progress:bool=True,
+               force:bool=False, # rebuild a folder built with other data settings instead of refusing
               )->dict:
     "Build Stage I speech, natural speech, the broad pool and spoken benchmarks; return the summary."
     d, out = cfg.data, Path(out_dir)
+    step = Step(out, 'data', data_deps(cfg), ('stage1', 'natural', 'pool', 'benchmarks', 'summary.json'), force)
+    if (done := step.done()) is not None: return done  # built with these settings already
+    check_voice(d.eval_voice)
+    if d.stage1_source == 'lambada': voice_pool(d)  # voices checked before any work
     audio_dir = Path(audio_dir or salad_home(home)/'audio')
-    out.mkdir(parents=True, exist_ok=True); save_config(cfg, out/'config.yaml')
+    step.start()
+    save_config(cfg, out/'config.yaml')
     t0, summary = time.time(), dict(preset=cfg.name, eval_voice=d.eval_voice)
-    if d.stage1_source == 'lambada': stage1, st = build_stage1(d, audio_dir, home, progress)
-    else:
-        stage1 = load_speech_corpus(d.stage1_source, home=home); st = dict(examples=len(stage1), source=d.stage1_source)
-    _save(stage1, out/'stage1'); summary['stage1'] = st
+    stage1, summary['stage1'] = stage1_corpus(d, audio_dir, home, progress)
+    _save(stage1, out/'stage1')
     if d.natural_speech:
-        nat = natural_speech(); _save(nat, out/'natural')
+        nat = natural_speech()
+        _save(nat, out/'natural')
         summary['natural'] = dict(clips=len(nat), minutes=round(sum(nat['seconds']) / 60, 1) if len(nat) else 0)
-    pool = broad_text_pool(d.pool_max_words, home=home); _save(pool, out/'pool')
+    pool = broad_text_pool(d.pool_max_words, home=home)
+    _save(pool, out/'pool')
     summary['pool'] = dict(passages=len(pool), words=sum(len(t.split()) for t in pool['text']))
-    check_voice(d.eval_voice); summary['benchmarks'] = {}
+    summary['benchmarks'] = {}
     for t in d.tasks:
         ds = load_benchmark(t, n=d.items_per_task or None, seed=d.seed, home=home, max_spoken_chars=d.max_spoken_chars or None)
         if d.few_shot: ds = add_few_shot(ds, d.few_shot, d.seed, home)
         ds = speak_benchmark(ds, d.eval_voice, audio_dir, workers=d.workers, progress=progress)
-        _save(ds, out/'benchmarks'/t); summary['benchmarks'][t] = len(ds)
+        _save(ds, out/'benchmarks'/t)
+        summary['benchmarks'][t] = len(ds)
     summary['seconds'] = round(time.time() - t0, 1)
-    (out/'summary.json').write_text(json.dumps(summary, indent=1))
-    return summary
+    write_json(out/'summary.json', summary)
+    return step.finish(summary)
+
+def data_fingerprint(data_dir:str|Path, cfg:SaladConfig)->str:
+    "The fingerprint of the finished data build in `data_dir`, which must match `cfg`'s data section."
+    step = Step(data_dir, 'data', data_deps(cfg))
+    if not step.marker.exists():
+        raise RunError(f"{data_dir} is not a finished data build: run `salad data build` (or pass --force to rebuild it)")
+    try: step.done()
+    except RunError as e:
+        raise RunError(str(e).split('; use another')[0] + "; rebuild it (`salad data build --force`, or --force here) "
+                       "or point --data at a build made with this config") from None
+    return step.fingerprint
 
 def load_data(out_dir:str|Path, part:str)->Dataset:
     "A built part: 'stage1', 'natural', 'pool' or 'benchmarks/<task>'."

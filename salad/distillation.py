@@ -15,12 +15,14 @@ from tqdm.auto import tqdm
 from .config import SaladConfig, TrainConfig, save_config
 from .adapter import SpeechLM, bos_ids, collate_interleaved, save_speech_lm, tokenize_spans
 from .audio import load_audio
+from .runs import RunError, Step, config_view, load_state, load_tensors, write_json
 
 # %% auto #0
-__all__ = ['nll_loss', 'kd_loss', 'salad_loss', 'FeatureCache', 'prepare_examples', 'window_examples', 'topk_teacher',
-           'kd_loss_topk', 'TeacherCache', 'wsd_multiplier', 'batch_indices', 'is_replay_step', 'save_checkpoint',
-           'latest_checkpoint', 'load_checkpoint', 'train_stage', 'synthetic_examples', 'tiny_speech_lm', 'CTCHead',
-           'ctc_align_loss', 'align_adapter', 'n_held_out', 'stage1']
+__all__ = ['TRAIN_SAFE', 'ALIGN_KEYS', 'nll_loss', 'kd_loss', 'salad_loss', 'FeatureCache', 'prepare_examples', 'window_examples',
+           'topk_teacher', 'kd_loss_topk', 'TeacherCache', 'wsd_multiplier', 'batch_indices', 'is_replay_step',
+           'save_checkpoint', 'latest_checkpoint', 'load_checkpoint', 'truncate_log', 'train_deps', 'decay_start',
+           'resume_safe', 'train_stage', 'synthetic_examples', 'tiny_speech_lm', 'CTCHead', 'ctc_align_loss',
+           'align_adapter', 'n_held_out', 'stage1']
 
 # %% ../nbs/06_distillation.ipynb #570d31f6
 def nll_loss(logits:torch.Tensor, # student logits, B, L, V
@@ -216,14 +218,22 @@ def latest_checkpoint(run_dir)->Path|None:
 
 def load_checkpoint(ck, model, optimizer, scheduler)->int:
     "Restore weights, optimizer, scheduler and RNG states; return the step to continue from."
-    from safetensors.torch import load_file
-    model.load_state_dict(load_file(Path(ck)/'model'/'trainable.safetensors'), strict=False)
-    st = torch.load(Path(ck)/'state.pt', weights_only=True)
+    model.load_state_dict(load_tensors(Path(ck)/'model'/'trainable.safetensors'), strict=False)
+    st = load_state(Path(ck)/'state.pt')
     optimizer.load_state_dict(st['optimizer']); scheduler.load_state_dict(st['scheduler'])
     torch.set_rng_state(st['torch_rng'])
     np.random.set_state(('MT19937', st['numpy_rng'].numpy().astype(np.uint32), 624, 0, 0.0))
     random.setstate((3, tuple(st['python_rng']), None))
     return st['step']
+
+def truncate_log(path, step:int):
+    "Drop the lines of a JSONL training log after `step` (a resumed run logs those steps again)."
+    path = Path(path)
+    if not path.exists(): return
+    keep = [l for l in path.read_text().splitlines() if l.strip() and json.loads(l).get('step', 0) <= step]
+    tmp = path.with_name(f'.{path.name}.tmp')
+    tmp.write_text(''.join(l + '\n' for l in keep))
+    os.replace(tmp, path)
 
 # %% ../nbs/06_distillation.ipynb #b08d0080
 def _optimizer(model:SpeechLM, t:TrainConfig):
@@ -232,6 +242,45 @@ def _optimizer(model:SpeechLM, t:TrainConfig):
     if llm: groups.append(dict(params=llm, lr=t.lr_llm))
     return torch.optim.AdamW(groups, weight_decay=t.weight_decay)
 
+TRAIN_SAFE = ('train.log_every', 'train.checkpoint_every', 'train.keep_checkpoints', 'train.eval_every')  # never change weights
+
+def train_deps(cfg:SaladConfig, inputs=None)->dict:
+    "What a training step's weights depend on: the model and train sections (not `TRAIN_SAFE`) and its `inputs`."
+    return dict(inputs=inputs, **config_view(cfg, ['model', 'train'], drop=TRAIN_SAFE))
+
+def decay_start(total:int, decay_fraction:float)->int:
+    "The first step of the learning-rate decay."
+    return total - int(round(decay_fraction * total))
+
+def resume_safe(run_dir, t:TrainConfig):
+    "The changes a resume of `run_dir` may make: `train.steps`, as long as no step trained has decayed yet."
+    ck = latest_checkpoint(run_dir)
+    done = int(ck.name.split('-')[1]) if ck else 0
+    def safe(key, old, new):
+        return key == 'train.steps' and done <= min(decay_start(old, t.decay_fraction), decay_start(new, t.decay_fraction))
+    return safe
+
+# %% ../nbs/06_distillation.ipynb #5f60b470
+def _resume(run_dir:Path, model, opt, sched, t:TrainConfig)->int:
+    "Load the newest checkpoint, with the learning rates of the config in force; trim the log; return the step."
+    ck = latest_checkpoint(run_dir)
+    if ck is None: return 0
+    start = load_checkpoint(ck, model, opt, sched)
+    lrs = [t.lr_adapter, t.lr_llm][:len(opt.param_groups)]
+    sched.base_lrs = lrs  # the schedule follows the config in force (with the steps it now has)
+    for g, lr in zip(opt.param_groups, lrs): g['initial_lr'], g['lr'] = lr, lr * sched.lr_lambdas[0](start)
+    truncate_log(run_dir/'log.jsonl', start)
+    return start
+
+def _final(model, run_dir:Path, last:dict, t0:float, step:Step)->dict:
+    "Write `final/` and `metrics.json`, then the step's done marker."
+    from salad.assets import atomic_dir
+    with atomic_dir(run_dir/'final') as tmp: save_speech_lm(model, tmp)
+    res = dict(last, seconds=round(time.time() - t0, 1))
+    write_json(run_dir/'metrics.json', res)
+    return step.finish(res)
+
+# %% ../nbs/06_distillation.ipynb #ec047c0a
 def train_stage(cfg:SaladConfig, # `train` section drives the loop; saved with the run
                 model:SpeechLM, # the model to train (adapter initialised, LLM in its training mode)
                 examples:list, # interleaved examples (`prepare_examples`)
@@ -240,61 +289,71 @@ def train_stage(cfg:SaladConfig, # `train` section drives the loop; saved with t
                 progress:bool=True,
                 evaluate=None, # optional fn(model) -> dict, run every `eval_every` steps and logged
                 teacher_cache:TeacherCache|None=None, # cached top-k teacher log-probs instead of the live teacher
+                inputs=None, # fingerprint(s) of what `examples` were made from (part of the step's fingerprint)
+                force:bool=False, # redo instead of refusing when the settings changed
                )->dict:
     "Train with α·KD + (1−α)·NLL at next-text positions; checkpoint, resume, log; return final metrics."
     from accelerate import Accelerator
     from accelerate.utils import set_seed
     t, run_dir = cfg.train, Path(run_dir)
-    if (run_dir/'metrics.json').exists(): return json.loads((run_dir/'metrics.json').read_text())  # finished: no-op
+    step = Step(run_dir, 'train', train_deps(cfg, inputs), ('checkpoints', 'final', 'log.jsonl', 'metrics.json'), force)
+    if (done := step.done()) is not None:  # finished with these settings: load its weights, train nothing
+        model.load_state_dict(load_tensors(run_dir/'final'/'trainable.safetensors'), strict=False)
+        return done
     if not examples: raise ValueError("train_stage: no training examples")
     if t.replay_share > 0 and not replay: raise ValueError("train_stage: replay_share > 0 but no replay examples given")
     acc = Accelerator(gradient_accumulation_steps=t.grad_accum, mixed_precision=t.mixed_precision,
                       cpu=not torch.cuda.is_available())
+    if acc.is_main_process: step.start(resume_safe(run_dir, t))
+    acc.wait_for_everyone()
     set_seed(t.seed)
-    run_dir.mkdir(parents=True, exist_ok=True); save_config(cfg, run_dir/'config.yaml')
+    if acc.is_main_process: save_config(cfg, run_dir/'config.yaml')  # the settings in force, after the checks
     opt = _optimizer(model, t)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: wsd_multiplier(s, t.steps, t.warmup_steps, t.decay_fraction))
-    start = 0
-    if (ck := latest_checkpoint(run_dir)) is not None: start = load_checkpoint(ck, model, opt, sched)
+    start = _resume(run_dir, model, opt, sched, t)
     model, opt = acc.prepare(model, opt)
     inner = acc.unwrap_model(model)
-    stack = inner.cfg.stack
     log = open(run_dir/'log.jsonl', 'a') if acc.is_main_process else None
-    bar = tqdm(range(start, t.steps), initial=start, total=t.steps, desc='train', disable=not progress or not acc.is_main_process)
-    model.train(); t0, toks = time.time(), 0
-    last = {}
-    for step in bar:
+    bar = tqdm(range(start, t.steps), initial=start, total=t.steps, desc='train',
+               disable=not progress or not acc.is_main_process)
+    model.train()
+    t0, toks, last = time.time(), 0, {}
+    for step_i in bar:
         for micro in range(t.grad_accum):
             with acc.accumulate(model):
-                s = step * t.grad_accum + micro
-                replay_step = is_replay_step(step, t.replay_share, t.seed)
+                s = step_i * t.grad_accum + micro
+                replay_step = is_replay_step(step_i, t.replay_share, t.seed)
                 pool = replay if replay_step else examples
-                idx = batch_indices(s, len(pool), t.batch_size, t.seed + (1 if replay_step else 0), acc.process_index, acc.num_processes)
-                batch = {k: v.to(acc.device) for k, v in collate_interleaved([pool[i] for i in idx], stack).items()}
+                idx = batch_indices(s, len(pool), t.batch_size, t.seed + (1 if replay_step else 0),
+                                    acc.process_index, acc.num_processes)
+                batch = {k: v.to(acc.device) for k, v in collate_interleaved([pool[i] for i in idx], inner.cfg.stack).items()}
                 with acc.autocast():
                     logits = model(batch)
                     teacher = teacher_cache(inner, batch) if teacher_cache is not None else inner.teacher_logits(batch)
                     out = salad_loss(logits, teacher, batch, t.alpha, t.temperature)
-                if out['loss'].requires_grad: acc.backward(out['loss'])  # a text-only step with a frozen LLM has nothing to train
+                if out['loss'].requires_grad: acc.backward(out['loss'])  # text-only + frozen LLM: nothing to train
                 if acc.sync_gradients and t.max_grad_norm: acc.clip_grad_norm_(model.parameters(), t.max_grad_norm)
-                opt.step(); opt.zero_grad()
+                opt.step()
+                opt.zero_grad()
                 toks += int(batch['attention_mask'].sum())
         sched.step()
-        last = dict(step=step + 1, loss=out['loss'].item(), kd=out['kd'].item(), nll=out['nll'].item(),
+        last = dict(step=step_i + 1, loss=out['loss'].item(), kd=out['kd'].item(), nll=out['nll'].item(),
                     replay=replay_step, lr=sched.get_last_lr()[0], tokens_per_s=round(toks / (time.time() - t0), 1))
         bar.set_postfix(loss=f"{last['loss']:.3f}", tok_s=last['tokens_per_s'])
-        if evaluate and t.eval_every and ((step + 1) % t.eval_every == 0 or step + 1 == t.steps) and acc.is_main_process:
-            last.update(evaluate(inner)); model.train()
-        if log and ((step + 1) % t.log_every == 0 or step + 1 == t.steps or 'M' in last): log.write(json.dumps(last) + '\n'); log.flush()
-        if (step + 1) % t.checkpoint_every == 0 or step + 1 == t.steps:
+        n, end = step_i + 1, step_i + 1 == t.steps
+        if evaluate and t.eval_every and (n % t.eval_every == 0 or end) and acc.is_main_process:
+            last.update(evaluate(inner))
+            model.train()
+        if log and (n % t.log_every == 0 or end or 'M' in last):
+            log.write(json.dumps(last) + '\n')
+            log.flush()
+        if n % t.checkpoint_every == 0 or end:
             acc.wait_for_everyone()
-            if acc.is_main_process: save_checkpoint(run_dir, step + 1, inner, opt, sched, cfg, t.keep_checkpoints)
+            if acc.is_main_process: save_checkpoint(run_dir, n, inner, opt, sched, cfg, t.keep_checkpoints)
     bar.close()
     if log: log.close()
     acc.wait_for_everyone()
-    if acc.is_main_process:
-        save_speech_lm(inner, run_dir/'final')
-        (run_dir/'metrics.json').write_text(json.dumps(dict(last, seconds=round(time.time() - t0, 1)), indent=1))
+    if acc.is_main_process: last = _final(inner, run_dir, last, t0, step)
     acc.wait_for_everyone()
     return last
 
@@ -349,25 +408,26 @@ def ctc_align_loss(model:SpeechLM, head:CTCHead, spans:list, # speech spans with
     tg = [head.targets(sp['ids']) for sp in spans]
     return F.ctc_loss(lp, torch.cat(tg).to(dev), in_len, torch.tensor([len(t) for t in tg]), blank=0, zero_infinity=True)
 
+ALIGN_KEYS = ['model', 'train.align_steps', 'train.align_lr', 'train.align_batch', 'train.seed', 'train.weight_decay',
+              'train.warmup_steps', 'train.decay_fraction', 'train.max_grad_norm']  # what the aligned weights depend on
+
 def align_adapter(cfg:SaladConfig, # `train.align_steps`, `align_lr`, `align_batch`, `seed`, `max_grad_norm` are used
                   model:SpeechLM, # its adapter is trained in place
                   examples:list, # interleaved training examples; their speech spans are used
                   run_dir:str|Path, # writes `run_dir/align/`
                   progress:bool=True,
                   evaluate=None, # optional fn(model) -> dict, run after alignment and stored in its metrics
+                  inputs=None, # fingerprint(s) of what `examples` were made from
+                  force:bool=False, # redo instead of refusing when the settings changed
                  )->dict:
     "Pre-align the adapter with CTC onto the LLM's token embeddings; load the result if this run has it already."
     from accelerate import PartialState
-    from safetensors.torch import load_file
     from salad.assets import atomic_dir
     t, out = cfg.train, Path(run_dir)/'align'
-    if t.align_steps < 1 or t.align_batch < 1:
-        raise ValueError(f"train.align_steps and train.align_batch must be >= 1 to align, got {t.align_steps} and {t.align_batch}")
-    if (out/'metrics.json').exists():
-        done = json.loads((out/'metrics.json').read_text())
-        if done['steps'] != t.align_steps:
-            raise ValueError(f"{out} holds an alignment of {done['steps']} steps, not train.align_steps={t.align_steps}; use a new run folder")
-        model.load_state_dict(load_file(out/'model'/'trainable.safetensors'), strict=False)
+    if t.align_steps < 1: raise ValueError(f"train.align_steps must be >= 1 to align, got {t.align_steps}")
+    step = Step(run_dir, 'align', dict(inputs=inputs, **config_view(cfg, ALIGN_KEYS)), ('align',), force)
+    if (done := step.done()) is not None:
+        model.load_state_dict(load_tensors(out/'model'/'trainable.safetensors'), strict=False)
         return done
     spans = [sp for ex in examples for sp in ex if sp['kind'] == 'speech' and sp['ids']]
     if not spans: raise ValueError("align_adapter: the training examples have no speech spans")
@@ -379,12 +439,12 @@ def align_adapter(cfg:SaladConfig, # `train.align_steps`, `align_lr`, `align_bat
     warm = min(t.warmup_steps, t.align_steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: wsd_multiplier(s, t.align_steps, warm, t.decay_fraction))
     model.train(); t0, log = time.time(), []
-    for step in tqdm(range(t.align_steps), desc='align', disable=not progress):
-        loss = ctc_align_loss(model, head, [spans[i] for i in batch_indices(step, len(spans), t.align_batch, t.seed + 2)])
+    for i in tqdm(range(t.align_steps), desc='align', disable=not progress):
+        loss = ctc_align_loss(model, head, [spans[j] for j in batch_indices(i, len(spans), t.align_batch, t.seed + 2)])
         opt.zero_grad(); loss.backward()
         if t.max_grad_norm: torch.nn.utils.clip_grad_norm_(params, t.max_grad_norm)
         opt.step(); sched.step()
-        if (step + 1) % t.log_every == 0 or step + 1 == t.align_steps: log.append(dict(step=step + 1, ctc=round(loss.item(), 4)))
+        if (i + 1) % t.log_every == 0 or i + 1 == t.align_steps: log.append(dict(step=i + 1, ctc=round(loss.item(), 4)))
     res = dict(steps=t.align_steps, spans=len(spans), vocab=len(head.vocab), ctc_first=log[0]['ctc'], ctc=log[-1]['ctc'],
                seconds=round(time.time() - t0, 1))
     if evaluate: res.update(evaluate(model))
@@ -394,6 +454,7 @@ def align_adapter(cfg:SaladConfig, # `train.align_steps`, `align_lr`, `align_bat
             save_speech_lm(model, tmp/'model')
             (tmp/'log.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in log))
             (tmp/'metrics.json').write_text(json.dumps(res, indent=1))
+        step.finish(res)
     state.wait_for_everyone()
     return res
 

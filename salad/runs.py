@@ -11,7 +11,7 @@ from fastcore.basics import patch_to
 
 # %% auto #0
 __all__ = ['RunError', 'to_json', 'write_json', 'read_json', 'flatten', 'fingerprint', 'config_view', 'changed_keys',
-           'file_digest', 'Step']
+           'file_digest', 'Step', 'load_tensors', 'load_state']
 
 # %% ../nbs/runs.ipynb #86725844
 class RunError(ValueError):
@@ -135,6 +135,10 @@ def start(self, safe=None)->bool:
         bad = [c for c in changed_keys(old, self.deps) if not (safe and safe(*c))]
         if bad and not self.force: self._refuse(old, bad, 'was started')
         if bad: self.reset(); resumed = False
+    elif any((self.folder/o).exists() for o in self.outputs):  # written by a run that recorded no settings
+        if not self.force: raise RunError(f"{self.folder}: holds outputs of step '{self.name}' whose settings were not "
+                                          "recorded; use another run folder (--run/--out), or --force to redo it")
+        self.reset()
     write_json(self.started, dict(step=self.name, fingerprint=self.fingerprint, deps=self.deps, started=time.time()))
     return resumed
 
@@ -145,3 +149,21 @@ def finish(self, result:dict)->dict:
                                  finished=time.strftime('%Y-%m-%d %H:%M:%S')))
     if self.started.exists(): self.started.unlink()
     return result
+
+# %% ../nbs/runs.ipynb #ba3e9753
+def load_tensors(path:str|Path)->dict:
+    "A safetensors file as a dict of tensors; a missing or corrupt file is a `RunError` naming it."
+    from safetensors.torch import load_file
+    path = Path(path)
+    if not path.is_file(): raise RunError(f"{path}: no such weights file")
+    try: return load_file(path)
+    except Exception as e: raise RunError(f"{path}: corrupt or unreadable safetensors file ({e})") from None
+
+def load_state(path:str|Path)->dict:
+    "A `torch.save`d state of plain tensors and numbers (`weights_only`); anything else is a `RunError` naming it."
+    import torch, pickle
+    path = Path(path)
+    if not path.is_file(): raise RunError(f"{path}: no such state file")
+    try: return torch.load(path, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
+        raise RunError(f"{path}: refused or corrupt checkpoint state ({' '.join(str(e).split())[:300]})") from None
