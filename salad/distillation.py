@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from .config import SaladConfig, TrainConfig, save_config
 from .adapter import SpeechLM, bos_ids, collate_interleaved, save_speech_lm, tokenize_spans
 from .audio import load_audio
+from .assets import salad_home as salad_home_dir
 from .runs import RunError, Step, config_view, load_state, load_tensors, write_json
 
 # %% auto #0
@@ -460,51 +461,71 @@ def align_adapter(cfg:SaladConfig, # `train.align_steps`, `align_lr`, `align_bat
 
 # %% ../nbs/06_distillation.ipynb #48582c4f
 def n_held_out(n_passages:int, probe_examples:int)->int:
-    "How many leading Stage I passages `stage1` holds out for M: `probe_examples`, at most a fifth."
-    return min(probe_examples, n_passages // 5)
+    "How many leading Stage I passages `stage1` holds out for M: `probe_examples`, at most a fifth (at least 2)."
+    n = min(probe_examples, n_passages // 5)
+    if n < 2: raise ValueError(f"the Stage I probe needs >= 2 held-out passages for its mismatched-speech control, got {n} "
+                               f"({n_passages} passages, train.probe_examples={probe_examples}): raise data.stage1_passages")
+    return n
 
-def stage1(cfg:SaladConfig, # data, model and train sections
-           run_dir:str|Path, # the run folder
-           data_dir:str|Path, # a `salad data build` output
-           home=None,
-           progress:bool=True,
-          )->dict:
-    "Stage I: distil on interleaved narrow-domain speech; report M (matched/mismatched) and F before and after."
+def _stage1_examples(cfg, data_dir, home, progress):
+    "(probe, train, replay, stats): the held-out probe, the training examples (windowed) and text replay."
     from salad.assets import load_llm, salad_home
     from salad.adapter import load_speech_encoder
-    from salad.data import load_data
-    from salad.metrics import alignment_metrics
-    run_dir = Path(run_dir)
-    if (run_dir/'metrics.json').exists(): return json.loads((run_dir/'metrics.json').read_text())
+    from salad.data import load_data, split_pool
     rows = load_data(data_dir, 'stage1').to_list()
     enc = load_speech_encoder(cfg.model.encoder, cfg.model.encoder_mode, home)
     llm, tok = load_llm(cfg.model.llm, home=home)
     feats = FeatureCache(salad_home(home)/'features', enc)
     t0 = time.time()
     examples = prepare_examples(rows, tok, feats, progress)
-    feat_s = time.time() - t0
     n_probe = n_held_out(len(examples), cfg.train.probe_examples)
     probe, train = examples[:n_probe], examples[n_probe:]
     if cfg.train.span_window: train = window_examples(train, cfg.train.span_window, cfg.train.span_window, bos_ids(tok))
-    torch.manual_seed(cfg.train.seed)
-    model = SpeechLM(cfg.model, llm, enc.dim, enc.key)
     replay = None
     if cfg.train.replay_share > 0:  # broad text, minus the evaluation probe
-        from salad.data import split_pool
         _, rest = split_pool(load_data(data_dir, 'pool'), cfg.eval.probe_passages, cfg.eval.probe_seed)
         replay = [tokenize_spans(tok, [('text', t)]) for t in rest['text']]
-    tcache = TeacherCache(salad_home(home)/'teacher', cfg.model.llm, cfg.train.teacher_topk) if cfg.train.teacher_topk else None
-    before = {f'{k}_before': v for k, v in alignment_metrics(model, probe).items()}
+    stats = dict(train_examples=len(train), probe_examples=n_probe, feature_seconds=round(time.time() - t0, 1),
+                 feature_cache_hits=feats.hits, feature_cache_misses=feats.misses, replay_passages=len(replay or []))
+    return probe, train, replay, stats, (llm, enc)
+
+# %% ../nbs/06_distillation.ipynb #aafae503
+def stage1(cfg:SaladConfig, # data, model and train sections
+           run_dir:str|Path, # the run folder
+           data_dir:str|Path, # a finished `salad data build` made with `cfg`'s data section
+           home=None,
+           progress:bool=True,
+           force:bool=False, # redo the steps whose settings changed instead of refusing
+          )->dict:
+    "Stage I: distil on interleaved narrow-domain speech; report M (matched/mismatched) and F before and after."
+    from salad.data import data_fingerprint
+    from salad.metrics import alignment_metrics
+    run_dir, t = Path(run_dir), cfg.train
+    data = dict(data=data_fingerprint(data_dir, cfg))
+    base = dict(data, **config_view(cfg, ['model', 'train.probe_examples', 'train.seed', 'train.span_window']))
+    before = Step(run_dir, 'before', base, force=force)
+    align = Step(run_dir, 'align', dict(inputs=base, **config_view(cfg, ALIGN_KEYS)), ('align',), force) if t.align_steps else None
+    inputs = dict(base, align=align.fingerprint if align else None,
+                  replay=config_view(cfg, ['eval.probe_passages', 'eval.probe_seed']) if t.replay_share else None)
+    train = Step(run_dir, 'train', train_deps(cfg, inputs), force=force)
+    after = Step(run_dir, 'after', dict(train=train.deps), ('metrics.json',), force)
+    for s in (before, align, train, after):  # refuse changed settings before any model loads
+        if s and s.done() is None: break
+    else: return after.done()
+    probe, train_ex, replay, stats, (llm, enc) = _stage1_examples(cfg, data_dir, home, progress)
+    torch.manual_seed(t.seed)
+    model = SpeechLM(cfg.model, llm, enc.dim, enc.key)
+    measure = lambda m: {k: v for k, v in alignment_metrics(m, probe).items() if k != 'positions'}
+    m_before = before.done() or before.finish({f'{k}_before': v for k, v in alignment_metrics(model, probe).items()})
     aligned = {}
-    if cfg.train.align_steps:
-        al = align_adapter(cfg, model, train, run_dir, progress, evaluate=lambda m: alignment_metrics(m, probe))
-        aligned = {f'align_{k}' if k in ('steps', 'seconds', 'spans', 'vocab', 'ctc', 'ctc_first') else f'{k}_aligned': v for k, v in al.items()}
-    last = train_stage(cfg, model, train, run_dir, replay=replay, progress=progress, teacher_cache=tcache,
-                       evaluate=lambda m: {k: v for k, v in alignment_metrics(m, probe).items() if k != 'positions'})
-    after = alignment_metrics(model, probe)
-    out = dict(before, **aligned, **after, train_examples=len(train), probe_examples=n_probe, feature_seconds=round(feat_s, 1),
-               feature_cache_hits=feats.hits, feature_cache_misses=feats.misses, final_kd=last.get('kd'),
-               replay_passages=len(replay or []))
+    if align:
+        al = align_adapter(cfg, model, train_ex, run_dir, progress, evaluate=measure, inputs=base, force=force)
+        names = ('steps', 'seconds', 'spans', 'vocab', 'ctc', 'ctc_first')
+        aligned = {f'align_{k}' if k in names else f'{k}_aligned': v for k, v in al.items()}
+    tcache = TeacherCache(salad_home_dir(home)/'teacher', cfg.model.llm, t.teacher_topk) if t.teacher_topk else None
+    last = train_stage(cfg, model, train_ex, run_dir, replay=replay, progress=progress, teacher_cache=tcache,
+                       evaluate=measure, inputs=inputs, force=force)
+    out = dict(last, **m_before, **aligned, **alignment_metrics(model, probe), **stats, final_kd=last.get('kd'))
     if tcache: out.update(teacher_cache_hits=tcache.hits, teacher_cache_misses=tcache.misses)
-    (run_dir/'metrics.json').write_text(json.dumps(dict(json.loads((run_dir/'metrics.json').read_text()), **out), indent=1))
-    return json.loads((run_dir/'metrics.json').read_text())
+    write_json(run_dir/'metrics.json', out)
+    return after.finish(out)

@@ -93,8 +93,8 @@ def alignment_metrics(model, # a `salad.adapter.SpeechLM`
                 valid = (b['teacher_mask'][:, :-1] * b['teacher_mask'][:, 1:]).bool()  # text positions with a next token
                 sums['F'] += mean_kl(model.teacher_logits(b)[:, :-1][valid], text[:, :-1][valid]).sum().item(); n_f += int(valid.sum())
     out = dict(M=sums['M'] / max(1, n), M_mismatched=sums['M_mismatched'] / max(1, n), F=sums['F'] / max(1, n_f))
-    out['M_ratio'] = out['M'] / out['M_mismatched'] if out['M_mismatched'] > 0 else float('nan')
+    out['M_ratio'] = out['M'] / out['M_mismatched'] if out['M_mismatched'] > 0 else None
     out.update(M_next=sums['M_next'] / max(1, n_next), M_next_mismatched=sums['M_next_mismatched'] / max(1, n_next))
-    out['M_next_ratio'] = out['M_next'] / out['M_next_mismatched'] if out['M_next_mismatched'] > 0 else float('nan')
+    out['M_next_ratio'] = out['M_next'] / out['M_next_mismatched'] if out['M_next_mismatched'] > 0 else None
     out['positions'] = n
     return out
