@@ -12,12 +12,13 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 from .config import SaladConfig, save_config
+from .runs import Step, config_view, file_digest, finite_or_none, read_json, write_json
 
 # %% auto #0
 __all__ = ['READINGS', 'encode_pair', 'option_chars', 'mc_metrics', 'score_options', 'naive_scores', 'text_embeds', 'fit_shots',
            'text_item', 'speech_spans', 'speech_embeds', 'original_llm', 'bootstrap_ci', 'broad_probe',
-           'transcribe_cached', 'resolve_target', 'load_target', 'evaluate', 'write_report', 'report_markdown',
-           'plot_accuracy', 'compare_reports']
+           'transcribe_cached', 'resolve_target', 'target_identity', 'load_target', 'evaluate', 'write_report',
+           'report_markdown', 'plot_accuracy', 'compare_reports']
 
 # %% ../nbs/09_evaluate.ipynb #df0d5ec4
 def encode_pair(tok, # the LLM's tokenizer
@@ -214,6 +215,12 @@ def resolve_target(target:str|Path)->Path|None:
     raise FileNotFoundError(f"evaluate: {p} holds no saved speech LM (config.json + trainable.safetensors), "
                             "checkpoints/ or final/")
 
+def target_identity(cfg:SaladConfig, target:str|Path)->dict:
+    "What an evaluation's target is: 'base' with the model section, or the model folder with its weights' digest."
+    path = resolve_target(target)
+    if path is None: return dict(target='base', **config_view(cfg, ['model']))
+    return dict(target=str(path.resolve()), weights=file_digest(path/'trainable.safetensors', path/'config.json'))
+
 def load_target(cfg:SaladConfig, target:str|Path, home=None):
     "(SpeechLM, tokenizer, model folder or None)."
     from salad.assets import load_llm
@@ -259,6 +266,7 @@ def evaluate(cfg:SaladConfig, # data (tasks, items, seed), model (for 'base') an
              target:str|Path, # 'base', or a model / checkpoint / run folder
              out_dir:str|Path, # report folder; reruns resume in it
              home=None, progress:bool=True,
+             force:bool=False, # rescore a folder scored with other settings instead of refusing
             )->dict:
     "Score the benchmarks as text, speech and cascade; measure F and M on the broad probe; write the report."
     from salad.assets import salad_home
@@ -273,14 +281,11 @@ def evaluate(cfg:SaladConfig, # data (tasks, items, seed), model (for 'base') an
     if e.metric not in ('acc', 'acc_norm'): raise ValueError(f"eval.metric must be 'acc' or 'acc_norm', got {e.metric!r}")
     voices = list(e.voices) or [cfg.data.eval_voice]
     for v in voices: check_voice(v)
-    resolve_target(target)  # fail before anything is written
-    if (out/'target.json').exists():  # a folder holds one evaluation: resume it, never overwrite another
-        old = json.loads((out/'target.json').read_text())['target']
-        if old != str(target): raise ValueError(f"evaluate: {out} holds the evaluation of {old!r}, not {str(target)!r}; choose another out_dir")
-        prev = load_config(out/'config.yaml')
-        for sec in ('data', 'eval'):
-            if getattr(prev, sec) != getattr(cfg, sec):
-                raise ValueError(f"evaluate: {out} was scored with another `{sec}` config section; use a new out_dir (or the same config to resume)")
+    ident = target_identity(cfg, target)  # fails on a missing target before anything is written
+    outputs = ('scores', 'probe.json', 'timing.json', 'target.json', 'report.json', 'report.md', 'accuracy.png')
+    step = Step(out, 'evaluate', dict(ident, **config_view(cfg, ['data', 'eval'], drop=('data.workers',))), outputs, force)
+    if step.done() is not None: return read_json(out/'report.json')  # scored with these settings already
+    step.start()  # a folder scored with other settings, or another target, is refused (or redone with force)
     (out/'scores').mkdir(parents=True, exist_ok=True)
     save_config(cfg, out/'config.yaml')
     audio_dir, t_all = salad_home(home)/'audio', time.time()
@@ -288,9 +293,9 @@ def evaluate(cfg:SaladConfig, # data (tasks, items, seed), model (for 'base') an
     if torch.cuda.is_available():  # one GPU when there is one; the frozen-copy teacher is not a submodule
         model.cuda()
         if model.teacher_llm: model.teacher_llm[0].cuda()
-    (out/'target.json').write_text(json.dumps(dict(target=str(target), model=str(path) if path else None, llm=model.cfg.llm,
+    write_json(out/'target.json', dict(target=ident['target'], model=str(path) if path else None, llm=model.cfg.llm,
                                                    encoder=model.cfg.encoder, encoder_mode=model.cfg.encoder_mode,
-                                                   adapter=model.cfg.adapter, llm_training=model.cfg.llm_training), indent=1))
+                                                   adapter=model.cfg.adapter, llm_training=model.cfg.llm_training))
     items, timing = _items(cfg, home, audio_dir, voices, progress), {}
     enc = feats = None
     if 'speech' in e.modes or (e.probe_passages and not (out/'probe.json').exists()):
@@ -337,10 +342,12 @@ def evaluate(cfg:SaladConfig, # data (tasks, items, seed), model (for 'base') an
         rows = broad_probe(e.probe_passages, pv, audio_dir, e.probe_seed, home=home, workers=cfg.data.workers, progress=progress)
         exs = prepare_examples(rows, tok, feats, progress)
         m = alignment_metrics(model, exs, e.batch_size)
-        probe_f.write_text(json.dumps(dict(m, voice=pv, passages=len(rows), seconds=round(time.time() - t0, 1)), indent=1))
+        write_json(probe_f, finite_or_none(dict(m, voice=pv, passages=len(rows), seconds=round(time.time() - t0, 1))))
     old = json.loads((out/'timing.json').read_text()) if (out/'timing.json').exists() else {}
-    (out/'timing.json').write_text(json.dumps(dict(old, **timing), indent=1))
-    return write_report(out, cfg)
+    write_json(out/'timing.json', dict(old, **timing))
+    rep = write_report(out, cfg)
+    step.finish(dict(target=ident['target'], tasks=list(rep['tasks'])))
+    return read_json(out/'report.json')  # the same object a rerun returns
 
 # %% ../nbs/09_evaluate.ipynb #6ee44759
 READINGS = {'text_original': 'Text (original LLM)', 'text_adapted': 'Text (adapted)', 'speech': 'Speech', 'cascade': 'Cascade'}
@@ -392,7 +399,7 @@ def write_report(out_dir:str|Path, cfg:SaladConfig|None=None)->dict:
         rep['average']['gap@' + v] = ci(groups)
     if (out/'probe.json').exists(): rep['probe'] = json.loads((out/'probe.json').read_text())
     if (out/'timing.json').exists(): rep['timing'] = json.loads((out/'timing.json').read_text())
-    (out/'report.json').write_text(json.dumps(rep, indent=1))
+    write_json(out/'report.json', finite_or_none(rep))
     (out/'report.md').write_text(report_markdown(rep))
     plot_accuracy(rep, out/'accuracy.png')
     return rep

@@ -10,8 +10,8 @@ from pathlib import Path
 from fastcore.basics import patch_to
 
 # %% auto #0
-__all__ = ['RunError', 'to_json', 'write_json', 'read_json', 'flatten', 'fingerprint', 'config_view', 'changed_keys',
-           'file_digest', 'Step', 'load_tensors', 'load_state']
+__all__ = ['RunError', 'to_json', 'finite_or_none', 'write_json', 'read_json', 'flatten', 'fingerprint', 'config_view',
+           'changed_keys', 'file_digest', 'Step', 'load_tensors', 'load_state']
 
 # %% ../nbs/runs.ipynb #86725844
 class RunError(ValueError):
@@ -28,6 +28,13 @@ def to_json(obj, indent:int|None=1, sort_keys:bool=False)->str:
     "Strict JSON text of `obj`: NaN or infinity anywhere is a `ValueError` naming the key."
     _check_finite(obj, '')
     return json.dumps(obj, indent=indent, allow_nan=False, sort_keys=sort_keys)
+
+def finite_or_none(obj):
+    "`obj` with every NaN or infinite float replaced by None (for results where 'undefined' is a fair answer)."
+    if isinstance(obj, float) and not math.isfinite(obj): return None
+    if isinstance(obj, dict): return {k: finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return [finite_or_none(v) for v in obj]
+    return obj
 
 def write_json(path:str|Path, obj, indent:int|None=1)->Path:
     "Write `obj` as strict JSON atomically: readers see the old file or the whole new one."
