@@ -4,19 +4,19 @@
 
 # %% ../nbs/10_cli.ipynb #c5aa0153
 from __future__ import annotations
-import argparse, json, re, sys, time
+import argparse, json, os, re, sys, time
 from pathlib import Path
-from .assets import REGISTRY, list_assets, resolve, load_llm, load_whisper, salad_home
+from .assets import REGISTRY, AssetNotAvailable, list_assets, resolve, load_llm, load_whisper, salad_home
 from .audio import transcribe
-from .synthesis import list_voices, synthesize
+from .synthesis import check_voice, list_voices, synthesize
 from .metrics import word_error_rate
-from .config import get_config, load_config, PRESETS
+from .config import ConfigError, get_config, load_config, PRESETS
 from .data import build_data
 from .distillation import stage1
-from .evaluate import evaluate, report_markdown, compare_reports
+from .evaluate import evaluate, report_markdown, compare_reports, resolve_target
 
 # %% auto #0
-__all__ = ['SMOKE_SENTENCE', 'smoke_demo', 'parse_overrides', 'data_dir', 'eval_label', 'build_parser', 'main']
+__all__ = ['SMOKE_SENTENCE', 'USER_ERRORS', 'smoke_demo', 'parse_overrides', 'data_dir', 'eval_label', 'build_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #8c315066
 SMOKE_SENTENCE = "Speech recognition is working offline today, and the weather is sunny."
@@ -83,23 +83,29 @@ def data_dir(preset:str, home=None)->Path:
     "Default folder of a data build: `$SALAD_HOME/data/<preset>`."
     return salad_home(home)/'data'/preset
 
+def _config(a):
+    "The config of a command: `--config FILE` or `--preset NAME` (not both), with `--set` overrides on top."
+    if a.config and a.preset: raise ConfigError("give --config FILE or --preset NAME, not both (--set applies to either)")
+    if a.config: return load_config(a.config, parse_overrides(a.set))
+    return get_config(a.preset or 'cpu', parse_overrides(a.set))
+
 def _cmd_data(a):
     cfg = _config(a)
     out = Path(a.out) if a.out else data_dir(cfg.name, a.home)
-    s = build_data(cfg, out, home=a.home)
-    print(json.dumps(s, indent=1)); print(f"data written to {out}")
-
-def _config(a):
-    return load_config(a.config) if a.config else get_config(a.preset, parse_overrides(a.set))
+    s = build_data(cfg, out, home=a.home, force=a.force)
+    print(json.dumps(s, indent=1))
+    print(f"data written to {out}")
 
 def _cmd_stage1(a):
     cfg = _config(a)
     data = Path(a.data) if a.data else data_dir(cfg.name, a.home)
-    if not (data/'stage1').exists():
-        print(f"no data at {data}: building it first"); build_data(cfg, data, home=a.home)
+    if a.force or not (data/'steps'/'data.json').exists():
+        print(f"building the data in {data} (if it is not built with this config yet)")
+        build_data(cfg, data, home=a.home, force=a.force)
     run = Path(a.run) if a.run else Path('runs')/f'{cfg.name}'/'stage1'
-    m = stage1(cfg, run, data, home=a.home)
-    print(json.dumps(m, indent=1)); print(f"run folder: {run}")
+    m = stage1(cfg, run, data, home=a.home, force=a.force)
+    print(json.dumps(m, indent=1))
+    print(f"run folder: {run}")
 
 def eval_label(target:str)->str:
     "Report folder name of an evaluation target: 'base', or the meaningful tail of its path."
@@ -109,11 +115,13 @@ def eval_label(target:str)->str:
 
 def _cmd_evaluate(a):
     cfg = _config(a)
+    for v in cfg.eval.voices or [cfg.data.eval_voice]: check_voice(v)
+    for t in a.targets: resolve_target(t)  # every target exists before the first is scored
     root = Path(a.out) if a.out else Path('runs')/cfg.name/'eval'
     dirs = []
     for t in a.targets:
         d = root/eval_label(t)
-        rep = evaluate(cfg, t, d, home=a.home)
+        rep = evaluate(cfg, t, d, home=a.home, force=a.force)
         print(report_markdown(rep)); print(f"report: {d/'report.md'}")
         dirs.append(d)
     if len(dirs) > 1: print(compare_reports(dirs, root)); print(f"comparison: {root/'comparison.md'}")
@@ -130,6 +138,11 @@ def _cmd_smoke(a):
     if a.json: Path(a.json).write_text(json.dumps(r, indent=1))
 
 # %% ../nbs/10_cli.ipynb #af729684
+def _config_args(s):
+    s.add_argument('--preset', default=None, choices=list(PRESETS), help='a named preset (default cpu)')
+    s.add_argument('--config', default=None, help='a YAML config instead of a preset (--set applies on top)')
+    s.add_argument('--force', action='store_true', help='redo the steps whose settings changed instead of refusing')
+
 def build_parser()->argparse.ArgumentParser:
     "The `salad` argument parser."
     p = argparse.ArgumentParser(prog='salad', description='SALAD: speech-adapted LLMs, cross-modal distillation, active selection.')
@@ -142,19 +155,19 @@ def build_parser()->argparse.ArgumentParser:
     s = sub.add_parser('voices', help='list the TTS voices installed here'); s.set_defaults(func=_cmd_voices)
     s = sub.add_parser('data', help='build Stage I speech, natural speech, the text pool and spoken benchmarks')
     s.add_argument('action', choices=['build'])
-    s.add_argument('--preset', default='cpu', choices=list(PRESETS)); s.add_argument('--config', default=None, help='a YAML config instead of a preset')
+    _config_args(s)
     s.add_argument('--set', nargs='*', default=[], help='overrides, e.g. data.items_per_task=10')
     s.add_argument('--out', default=None, help='output folder (default $SALAD_HOME/data/<preset>)')
     s.set_defaults(func=_cmd_data)
     s = sub.add_parser('stage1', help='Stage I: distil on interleaved spoken passages; report misalignment M before/after')
-    s.add_argument('--preset', default='cpu', choices=list(PRESETS)); s.add_argument('--config', default=None)
+    _config_args(s)
     s.add_argument('--set', nargs='*', default=[], help='overrides, e.g. train.steps=100 model.adapter=transformer')
     s.add_argument('--data', default=None, help='data folder (default $SALAD_HOME/data/<preset>; built if missing)')
     s.add_argument('--run', default=None, help='run folder (default runs/<preset>/stage1)')
     s.set_defaults(func=_cmd_stage1)
     s = sub.add_parser('evaluate', help='text, speech and cascade accuracy, the gap, F and M: a report per target')
     s.add_argument('targets', nargs='*', default=['base'], help="'base' (original LLM + untrained adapter), or model/checkpoint/run folders")
-    s.add_argument('--preset', default='cpu', choices=list(PRESETS)); s.add_argument('--config', default=None)
+    _config_args(s)
     s.add_argument('--set', nargs='*', default=[], help='overrides, e.g. data.items_per_task=20 eval.modes=[text,speech]')
     s.add_argument('--out', default=None, help='reports go to OUT/<target label> (default runs/<preset>/eval)')
     s.set_defaults(func=_cmd_evaluate)
@@ -164,8 +177,25 @@ def build_parser()->argparse.ArgumentParser:
     s.set_defaults(func=_cmd_smoke)
     return p
 
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError,
+               AssetNotAvailable)  # caused by input, files or settings: one line, no traceback
+
+def _check_home(home):
+    "The cache folder must be writable before any work starts."
+    h = salad_home(home)
+    try:
+        h.mkdir(parents=True, exist_ok=True)
+        probe = h/f'.write-test-{os.getpid()}'
+        probe.write_text('')
+        probe.unlink()
+    except OSError as e: raise PermissionError(f"cache folder {h} ($SALAD_HOME or --home) is not writable: {e.strerror}") from None
+
 def main(argv:list|None=None):
-    "Entry point of the `salad` console script; expected errors end with one clear line, not a traceback."
+    "Entry point of the `salad` console script: a user-caused error ends with `salad: error: …` and exit code 2."
     args = build_parser().parse_args(argv)
-    try: args.func(args)
-    except (ValueError, KeyError, TypeError, FileNotFoundError, RuntimeError) as e: raise SystemExit(f"salad {args.command}: error: {e}") from e
+    try:
+        if args.command in ('data', 'stage1', 'evaluate') or getattr(args, 'action', '') == 'prepare': _check_home(args.home)
+        args.func(args)
+    except USER_ERRORS as e:
+        print(f"salad: error: {' '.join(str(e).split())}", file=sys.stderr)
+        raise SystemExit(2) from None
