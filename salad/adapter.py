@@ -14,10 +14,13 @@ from .config import ModelConfig
 from .audio import log_mel, resample
 
 # %% auto #0
-__all__ = ['SpeechEncoder', 'load_speech_encoder', 'stack_frames', 'StackMLPAdapter', 'TransformerAdapter', 'create_adapter',
-           'bos_ids', 'tokenize_spans', 'collate_interleaved', 'SpeechLM', 'save_speech_lm', 'load_speech_lm']
+__all__ = ['WHISPER_SAMPLES', 'SpeechEncoder', 'load_speech_encoder', 'stack_frames', 'StackMLPAdapter', 'TransformerAdapter',
+           'create_adapter', 'bos_ids', 'tokenize_spans', 'collate_interleaved', 'SpeechLM', 'save_speech_lm',
+           'load_speech_lm']
 
 # %% ../nbs/05_adapter.ipynb #8d5d3c86
+WHISPER_SAMPLES = 30 * 16000  # the longest input Whisper was trained on
+
 class SpeechEncoder(nn.Module):
     "A frozen audio encoder: `encode(wav16k) -> (frames, dim)` features."
     def __init__(self, model:nn.Module, # a WhisperEncoder, MimiModel or AutoModel audio encoder
@@ -45,7 +48,8 @@ class SpeechEncoder(nn.Module):
               )->torch.Tensor:
         "Frame features of one clip, shape (frames, dim)."
         p = next(self.model.parameters())
-        if self.kind == 'whisper': return self._whisper(wav, p)
+        if self.kind == 'whisper':  # Whisper hears at most 30 s: a longer clip is encoded in 30 s chunks, never cut
+            return torch.cat([self._whisper(wav[i:i + WHISPER_SAMPLES], p) for i in range(0, max(1, len(wav)), WHISPER_SAMPLES)])
         x = torch.as_tensor(resample(np.asarray(wav, np.float32), 16000, self.sr), device=p.device, dtype=p.dtype)
         if self.kind == 'mimi': return self.model.encoder(x[None, None]).latents[0].T  # 1, D, T' -> T', D
         return self.model(x[None]).last_hidden_state[0]  # T', D
@@ -53,7 +57,6 @@ class SpeechEncoder(nn.Module):
     def _whisper(self, wav, p):
         m = self.model
         n_frames = (len(wav) // 160 + 1) // 2  # mel frames, then conv2 stride 2
-        if n_frames > m.config.max_source_positions: raise ValueError(f"clip of {len(wav)/16000:.1f} s is longer than Whisper's 30 s")
         mel = log_mel(wav, m.config.num_mel_bins, pad_to_30s=self.mode == 'padded')[None].to(p.device, p.dtype)  # 1, M, T
         x = F.gelu(m.conv1(mel)); x = F.gelu(m.conv2(x)).permute(0, 2, 1)  # 1, T/2, D
         x = x + m.embed_positions.weight[:x.shape[1]]

@@ -109,16 +109,20 @@ def log_mel(wav:np.ndarray|torch.Tensor, # mono 16 kHz samples
 @torch.no_grad()
 def transcribe(model, # a `WhisperForConditionalGeneration`
                processor, # its `WhisperProcessor`
-               wavs:list, # 16 kHz mono clips (each ≤ 30 s)
+               wavs:list, # 16 kHz mono clips; a clip over 30 s is transcribed in 30 s chunks, joined
                language:str|None='en', # None lets a multilingual model detect it
-               batch_size:int=8, # clips per forward pass
+               batch_size:int=8, # chunks per forward pass
               )->list:
-    "Greedy Whisper transcripts of `wavs`."
-    out = []
+    "Greedy Whisper transcripts of `wavs` (long clips chunked, never truncated)."
     multilingual = getattr(model.generation_config, 'is_multilingual', False)
     kw = dict(language=language, task='transcribe') if multilingual and language else {}
-    for i in range(0, len(wavs), batch_size):
-        feats = torch.stack([log_mel(w, model.config.num_mel_bins) for w in wavs[i:i+batch_size]])  # B, M, 3000
+    n = 30 * 16000
+    pieces = [(k, w[i:i + n]) for k, w in enumerate(wavs) for i in range(0, max(1, len(w)), n)]
+    texts = []
+    for i in range(0, len(pieces), batch_size):
+        feats = torch.stack([log_mel(w, model.config.num_mel_bins) for _, w in pieces[i:i+batch_size]])  # B, M, 3000
         ids = model.generate(feats.to(model.device, model.dtype), do_sample=False, num_beams=1, **kw)
-        out += [t.strip() for t in processor.batch_decode(ids, skip_special_tokens=True)]
-    return out
+        texts += [t.strip() for t in processor.batch_decode(ids, skip_special_tokens=True)]
+    out = [[] for _ in wavs]
+    for (k, _), t in zip(pieces, texts): out[k].append(t)
+    return [' '.join(t for t in ts if t) for ts in out]

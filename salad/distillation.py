@@ -74,7 +74,8 @@ class FeatureCache:
         p = self.path(audio_path)
         if p.exists(): self.hits += 1; return load_file(p)['feats']
         self.misses += 1
-        feats = self.encoder.encode(load_audio(audio_path)).float().cpu().contiguous()
+        try: feats = self.encoder.encode(load_audio(audio_path)).float().cpu().contiguous()
+        except (ValueError, RuntimeError) as e: raise ValueError(f"{audio_path}: the encoder failed on this clip ({e})") from e
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_name(f'.{p.name}.{os.getpid()}.tmp'); save_file({'feats': feats}, tmp); os.replace(tmp, p)
         return feats
