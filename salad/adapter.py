@@ -12,6 +12,7 @@ from torch import nn
 import torch.nn.functional as F
 from .config import ModelConfig
 from .audio import log_mel, resample
+from .runs import load_tensors, read_json
 
 # %% auto #0
 __all__ = ['WHISPER_SAMPLES', 'SpeechEncoder', 'load_speech_encoder', 'stack_frames', 'StackMLPAdapter', 'TransformerAdapter',
@@ -253,17 +254,16 @@ def load_speech_lm(path:str|Path, # folder written by `save_speech_lm`
                    home=None,
                   )->SpeechLM:
     "Rebuild a `SpeechLM` and load its trained weights (safetensors only, no pickle)."
-    from safetensors.torch import load_file
     from salad.config import from_dict
     path = Path(path)
     if not (path/'config.json').exists(): raise FileNotFoundError(f"{path}: no config.json (not a saved SpeechLM)")
-    meta = json.loads((path/'config.json').read_text())
+    meta = read_json(path/'config.json')
+    sd = load_tensors(path/'trainable.safetensors')  # a corrupt file fails before the LLM loads
     cfg = from_dict(ModelConfig, {'adapter_norm': False, **meta['model']})  # saved before adapter_norm existed: trained without it
     if llm is None:
         from salad.assets import load_llm
         llm, _ = load_llm(cfg.llm, home=home)
     model = SpeechLM(cfg, llm, meta['enc_dim'], meta['encoder_key'])
-    sd = load_file(path/'trainable.safetensors')
     missing = set(model.trainable_state_dict()) - set(sd)
     if missing: raise ValueError(f"{path}: checkpoint lacks {sorted(missing)[:5]}…")
     model.load_state_dict(sd, strict=False)
