@@ -421,6 +421,7 @@ def build_data(cfg:SaladConfig, # the config (its `data` section is used)
     check_voice(d.eval_voice)
     if d.stage1_source == 'lambada': voice_pool(d)  # voices checked before any work
     audio_dir = Path(audio_dir or salad_home(home)/'audio')
+    if not step.started.exists(): step.reset()  # outputs nobody recorded: rebuilt (the audio is cached elsewhere)
     step.start()
     save_config(cfg, out/'config.yaml')
     t0, summary = time.time(), dict(preset=cfg.name, eval_voice=d.eval_voice)

@@ -50,7 +50,7 @@ def test_build_data_notebook_runs_under_papermill(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
     s = json.loads((tmp_path/'data'/'summary.json').read_text())
-    assert s['stage1']['examples'] == 6 and s['benchmarks'] == {'arc_easy': 2, 'piqa': 2}
+    assert s['stage1']['examples'] == 10 and s['benchmarks'] == {'arc_easy': 2, 'piqa': 2}
 
 @pytest.mark.slow
 def test_stage1_notebook_runs_under_papermill(tmp_path):
