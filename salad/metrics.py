@@ -60,6 +60,8 @@ def mean_kl(p_logits:torch.Tensor, q_logits:torch.Tensor)->torch.Tensor:
 def mismatch_speech(examples:list, shift:int=1)->list:
     "The control: example i gets the speech features of example i+shift (cycled); text and transcripts stay."
     feats = [[sp['feats'] for sp in ex if sp['kind'] == 'speech'] for ex in examples]
+    if sum(map(bool, feats)) < 2:
+        raise ValueError(f"the mismatched-speech control needs >= 2 examples with speech, got {sum(map(bool, feats))}")
     out = []
     for i, ex in enumerate(examples):
         donor = next((feats[(i + shift + k) % len(examples)] for k in range(len(examples)) if feats[(i + shift + k) % len(examples)]), [])
