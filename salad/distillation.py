@@ -205,8 +205,10 @@ def save_checkpoint(run_dir, step, model, optimizer, scheduler, cfg, keep=2)->Pa
     ck = Path(run_dir)/'checkpoints'/f'step-{step:06d}'
     with atomic_dir(ck) as tmp:
         save_speech_lm(model, tmp/'model')
+        np_state = np.random.get_state()  # ('MT19937', keys, position, has_gauss, cached_gaussian)
         torch.save(dict(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(), step=step,
-                        torch_rng=torch.get_rng_state(), numpy_rng=torch.from_numpy(np.random.get_state()[1].astype(np.int64)),
+                        torch_rng=torch.get_rng_state(), numpy_rng=torch.from_numpy(np_state[1].astype(np.int64)),
+                        numpy_pos=int(np_state[2]), numpy_gauss=[int(np_state[3]), float(np_state[4])],
                         python_rng=list(random.getstate()[1])),
                    tmp/'state.pt')
         save_config(cfg, tmp/'config.yaml')
@@ -224,7 +226,8 @@ def load_checkpoint(ck, model, optimizer, scheduler)->int:
     st = load_state(Path(ck)/'state.pt')
     optimizer.load_state_dict(st['optimizer']); scheduler.load_state_dict(st['scheduler'])
     torch.set_rng_state(st['torch_rng'])
-    np.random.set_state(('MT19937', st['numpy_rng'].numpy().astype(np.uint32), 624, 0, 0.0))
+    has_gauss, gauss = st.get('numpy_gauss', [0, 0.0])  # checkpoints before numpy_pos restored position 624
+    np.random.set_state(('MT19937', st['numpy_rng'].numpy().astype(np.uint32), st.get('numpy_pos', 624), has_gauss, gauss))
     random.setstate((3, tuple(st['python_rng']), None))
     return st['step']
 
