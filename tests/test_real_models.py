@@ -1,9 +1,9 @@
 "Real offline models beyond the notebooks' checks: the second LLM, the small Whisper, the papermill path."
-import json, subprocess, sys
+import json, shutil, subprocess, sys
 from pathlib import Path
-import pytest, torch
+import numpy as np, pytest, torch
 from salad.assets import load_llm, load_whisper, resolve
-from salad.audio import transcribe
+from salad.audio import load_audio, transcribe
 from salad.synthesis import synthesize, list_voices
 from salad.metrics import word_error_rate
 
@@ -61,7 +61,8 @@ def test_stage1_notebook_runs_under_papermill(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads((tmp_path/'run'/'metrics.json').read_text())
-    assert m['step'] == 6 and m['M_before'] > 0 and 'M_ratio' in m and 'M_next_before' in m and 'M_next_ratio' in m
+    assert m['step'] == 6 and m['M_before'] > 0 and 'M_next_before' in m and 'M_next_ratio' in m
+    assert m['probe_examples'] == 2 and m['M'] != m['M_mismatched']  # the control hears another passage's speech
     assert m['teacher_cache_hits'] + m['teacher_cache_misses'] == 6 * 2  # every batch's KD read the teacher's top-8 cache
     assert m['align_steps'] == 4 and m['M_aligned'] > 0 and 'M_next_aligned' in m and (tmp_path/'run'/'align'/'model').exists()
     assert (tmp_path/'run'/'stage1.png').exists() and (tmp_path/'run'/'final'/'trainable.safetensors').exists()
@@ -76,3 +77,42 @@ def test_stage1_notebook_runs_under_papermill(tmp_path):
     assert rep['target']['model'].endswith('final') and rep['probe']['M'] > 0
     assert set(rep['average']) == {'text_original', 'text_adapted', 'speech@flite:slt', 'cascade@flite:slt', 'gap@flite:slt'}
     assert '| base |' in (ev/'comparison.md').read_text() and (ev/'m_vs_speech.png').exists()
+
+def _ct2_folder(name, tmp):
+    "The CTranslate2 files of a Whisper asset as one folder the CTranslate2 runtime can load."
+    from salad.assets import REGISTRY
+    if name == 'whisper-tiny.en': return REGISTRY[name].source_dirs()[0]/'model'
+    p1, p2 = REGISTRY[name].source_dirs()
+    with open(tmp/'model.bin', 'wb') as f:
+        for part in (p1/'data'/'model.bin.part1', p2/'data'/'model.bin.part2'): f.write(part.read_bytes())
+    for n in ('config.json', 'tokenizer.json', 'vocabulary.json'): shutil.copy(p2/'data'/n, tmp/n)
+    return tmp
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', ['whisper-tiny.en', 'whisper-base'])
+def test_converted_whisper_matches_the_ctranslate2_runtime(name, tmp_path):
+    "An independent reference: the CTranslate2 runtime itself on the shipped files, against our HF conversion."
+    import ctranslate2
+    from salad.audio import log_mel
+    from salad.data import natural_speech
+    nat = natural_speech()
+    clip = max(nat.select(range(min(60, len(nat)))), key=lambda r: len(r['text'])) if len(nat) else None  # natural speech
+    wav = load_audio(clip['audio']) if clip else synthesize(SENTENCE, list_voices()[0])
+    ct = ctranslate2.models.Whisper(str(_ct2_folder(name, tmp_path)), device='cpu', compute_type='float32')
+    hf, proc = load_whisper(name)
+    mel = log_mel(wav, hf.config.num_mel_bins)[None].numpy()
+    feats = ctranslate2.StorageView.from_array(mel)
+    with torch.no_grad(): enc = hf.model.encoder(torch.from_numpy(mel)).last_hidden_state.numpy()
+    assert np.abs(np.array(ct.encode(feats, to_cpu=True)) - enc).max() < 2e-3  # the encoder
+    tok = proc.tokenizer
+    lang = [] if name.endswith('.en') else ['<|en|>', '<|transcribe|>']
+    prompt = tok.convert_tokens_to_ids(['<|startoftranscript|>', *lang, '<|notimestamps|>'])
+    r, = ct.generate(feats, [prompt], beam_size=1, return_scores=True, length_penalty=0, suppress_tokens=[], suppress_blank=False)
+    seq = r.sequences_ids[0]
+    ids = torch.tensor([prompt + seq + [tok.eos_token_id]])
+    with torch.no_grad(): logp = hf(input_features=torch.from_numpy(mel), decoder_input_ids=ids[:, :-1]).logits.log_softmax(-1)
+    ours = logp[0, len(prompt) - 1:].gather(-1, ids[0, len(prompt):, None]).sum().item()
+    assert abs(ours - r.scores[0]) < 5e-3, (ours, r.scores[0])  # the decoder: the same log-prob for the same tokens
+    hyp, = transcribe(hf, proc, [wav])
+    print(name, repr(hyp), ours, r.scores[0])
+    assert hyp == tok.decode(seq, skip_special_tokens=True).strip()  # and the same greedy transcript
