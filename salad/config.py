@@ -14,214 +14,356 @@ __all__ = ['EVAL_VOICE', 'STAGE1_VOICES', 'PRESETS', 'TASK_NAMES', 'RANGES', 'Da
            'EvalConfig', 'SaladConfig', 'validate', 'ConfigError', 'from_dict', 'get_config', 'save_config',
            'load_config']
 
-# %% ../nbs/00_config.ipynb #c1a34725
+# %% ../nbs/00_config.ipynb #8a823453
 EVAL_VOICE = 'piper:joe'  # the one evaluation voice (the paper: one Kokoro voice; see the README's voice table)
-STAGE1_VOICES = ['flite:kal', 'flite:kal16', 'flite:awb', 'flite:rms', 'flite:slt', 'festival:kal', 'festival:ked',
-                 'festival:slt', 'espeak-ng:en-us', 'espeak-ng:en-gb', 'espeak-ng:en-gb-x-rp']  # fast, CER ≤ 0.1
+STAGE1_VOICES = [
+    'flite:kal',
+    'flite:kal16',
+    'flite:awb',
+    'flite:rms',
+    'flite:slt',
+    'festival:kal',
+    'festival:ked',
+    'festival:slt',
+    'espeak-ng:en-us',
+    'espeak-ng:en-gb',
+    'espeak-ng:en-gb-x-rp',
+]  # fast, CER ≤ 0.1
+
 
 @dataclass
 class DataConfig:
-    stage1_source:str = 'lambada' # 'lambada' (TTS-spoken narrative passages), a folder of utterances, or a datasets id/folder
-    stage1_passages:int = 2500 # passages to interleave (≈ 2.1 speech spans each)
-    stage1_voices:list = field(default_factory=lambda: list(STAGE1_VOICES)) # TTS pool; the eval voice is always excluded
-    eval_voice:str = EVAL_VOICE # voice of the spoken benchmarks
-    tasks:list = field(default_factory=lambda: ['arc_easy', 'arc_challenge', 'openbookqa', 'hellaswag', 'piqa', 'mmlu']) # benchmarks
-    items_per_task:int = 100 # benchmark items per task (seeded subset); 0 = all
-    max_spoken_chars:int = 500 # leave out benchmark items whose spoken part is longer (Whisper hears ≤ 30 s); 0 = no limit
-    few_shot:int = 0 # few-shot examples added to each benchmark item (≤ 5)
-    pool_max_words:int = 120 # broad text pool chunk size
-    skip_bad_audio:bool = False # custom Stage I corpus: skip unusable files (reported by name) instead of refusing
-    natural_speech:bool = True # include the real human recordings (asterisk, pocketsphinx) when installed
-    seed:int = 0 # every sampling choice derives from it
-    workers:int|None = None # synthesis processes (None = all cores)
+    stage1_source: str = (
+        'lambada'  # 'lambada' (TTS-spoken narrative passages), a folder of utterances, or a datasets id/folder
+    )
+    stage1_passages: int = 2500  # passages to interleave (≈ 2.1 speech spans each)
+    stage1_voices: list = field(
+        default_factory=lambda: list(STAGE1_VOICES)
+    )  # TTS pool; the eval voice is always excluded
+    eval_voice: str = EVAL_VOICE  # voice of the spoken benchmarks
+    tasks: list = field(
+        default_factory=lambda: ['arc_easy', 'arc_challenge', 'openbookqa', 'hellaswag', 'piqa', 'mmlu']
+    )  # benchmarks
+    items_per_task: int = 100  # benchmark items per task (seeded subset); 0 = all
+    max_spoken_chars: int = (
+        500  # leave out benchmark items whose spoken part is longer (Whisper hears ≤ 30 s); 0 = no limit
+    )
+    few_shot: int = 0  # few-shot examples added to each benchmark item (≤ 5)
+    pool_max_words: int = 120  # broad text pool chunk size
+    skip_bad_audio: bool = False  # custom Stage I corpus: skip unusable files (reported by name) instead of refusing
+    natural_speech: bool = True  # include the real human recordings (asterisk, pocketsphinx) when installed
+    seed: int = 0  # every sampling choice derives from it
+    workers: int | None = None  # synthesis processes (None = all cores)
 
+# %% ../nbs/00_config.ipynb #8d0ff061
 @dataclass
 class ModelConfig:
-    llm:str = 'smollm2-135m' # text LLM: salad asset, local folder or hub id (paper: Qwen/Qwen2.5-3B)
-    encoder:str = 'whisper-base' # frozen speech encoder: a Whisper, Mimi or any AutoModel audio encoder
-    encoder_mode:str = 'unpadded' # Whisper only: 'unpadded' (clip-length input, ~10x faster) or 'padded' (30 s, as trained)
-    adapter:str = 'stack_mlp' # 'stack_mlp' (frame stacking + MLP) or 'transformer' (the paper's causal Transformer)
-    stack:int = 4 # encoder frames stacked into one LLM position (Whisper 50/s -> 12.5/s)
-    adapter_dim:int = 960 # transformer adapter width (paper 960); stack_mlp hidden size
-    adapter_layers:int = 12 # transformer adapter layers (paper 12)
-    adapter_heads:int = 15 # attention heads (paper 15)
-    adapter_kv_heads:int = 5 # key/value heads (paper 5)
-    adapter_mlp:int = 2560 # transformer adapter MLP size (paper 2560)
-    adapter_norm:bool = True # RMS-normalise speech embeddings to the LLM's token-embedding scale (fixed, not trained)
-    llm_training:str = 'frozen' # 'frozen', 'lora' or 'full'
-    lora_r:int = 16 # LoRA rank
-    lora_alpha:int = 32 # LoRA scaling
-    lora_targets:list = field(default_factory=lambda: ['q_proj', 'k_proj', 'v_proj', 'o_proj']) # LoRA target modules
+    llm: str = 'smollm2-135m'  # text LLM: salad asset, local folder or hub id (paper: Qwen/Qwen2.5-3B)
+    encoder: str = 'whisper-base'  # frozen speech encoder: a Whisper, Mimi or any AutoModel audio encoder
+    encoder_mode: str = (
+        'unpadded'  # Whisper only: 'unpadded' (clip-length input, ~10x faster) or 'padded' (30 s, as trained)
+    )
+    adapter: str = 'stack_mlp'  # 'stack_mlp' (frame stacking + MLP) or 'transformer' (the paper's causal Transformer)
+    stack: int = 4  # encoder frames stacked into one LLM position (Whisper 50/s -> 12.5/s)
+    adapter_dim: int = 960  # transformer adapter width (paper 960); stack_mlp hidden size
+    adapter_layers: int = 12  # transformer adapter layers (paper 12)
+    adapter_heads: int = 15  # attention heads (paper 15)
+    adapter_kv_heads: int = 5  # key/value heads (paper 5)
+    adapter_mlp: int = 2560  # transformer adapter MLP size (paper 2560)
+    adapter_norm: bool = True  # RMS-normalise speech embeddings to the LLM's token-embedding scale (fixed, not trained)
+    llm_training: str = 'frozen'  # 'frozen', 'lora' or 'full'
+    lora_r: int = 16  # LoRA rank
+    lora_alpha: int = 32  # LoRA scaling
+    lora_targets: list = field(default_factory=lambda: ['q_proj', 'k_proj', 'v_proj', 'o_proj'])  # LoRA target modules
 
+# %% ../nbs/00_config.ipynb #fa5fe982
 @dataclass
 class TrainConfig:
-    steps:int = 300 # optimizer steps
-    batch_size:int = 8 # examples per step (per process)
-    grad_accum:int = 1 # micro-batches per optimizer step
-    lr_adapter:float = 1e-3 # adapter learning rate (paper 1e-3 at 3B)
-    lr_llm:float = 5e-5 # LLM learning rate when LoRA/full (paper 5e-5 at 3B)
-    weight_decay:float = 0.1 # AdamW weight decay (paper 0.1)
-    warmup_steps:int = 20 # linear warmup (paper 500)
-    decay_fraction:float = 0.2 # linear decay to 0 over the last share of steps (paper 20%)
-    max_grad_norm:float = 1.0 # gradient clipping
-    alpha:float = 1.0 # KD weight: loss = α·KD + (1−α)·NLL (SALAD: 1)
-    temperature:float = 1.0 # KD temperature
-    span_window:int = 0 # >0: train on windows of one speech span with up to this many text tokens on each side (0: whole passages)
-    replay_share:float = 0.0 # share of steps that are text-only batches from the broad pool, probe excluded (forgetting control)
-    align_steps:int = 0 # >0: adapter-only CTC pre-alignment steps onto the LLM's token embeddings before KD (not in the paper)
-    align_lr:float = 3e-3 # pre-alignment learning rate
-    align_batch:int = 32 # speech spans per pre-alignment step
-    teacher_topk:int = 0 # >0: KD from cached top-k teacher log-probs + tail mass ($SALAD_HOME/teacher); 0: the live teacher
-    checkpoint_every:int = 100 # steps between checkpoints (and one at the end)
-    keep_checkpoints:int = 2 # newest checkpoints kept
-    log_every:int = 10 # steps between log lines
-    eval_every:int = 50 # steps between held-out misalignment measurements (0 = only before/after)
-    probe_examples:int = 64 # held-out Stage I examples for M (never trained on)
-    mixed_precision:str = 'no' # 'no' or 'bf16' (GPU)
-    seed:int = 0 # data order, replay draws, init
+    steps: int = 300  # optimizer steps
+    batch_size: int = 8  # examples per step (per process)
+    grad_accum: int = 1  # micro-batches per optimizer step
+    lr_adapter: float = 1e-3  # adapter learning rate (paper 1e-3 at 3B)
+    lr_llm: float = 5e-5  # LLM learning rate when LoRA/full (paper 5e-5 at 3B)
+    weight_decay: float = 0.1  # AdamW weight decay (paper 0.1)
+    warmup_steps: int = 20  # linear warmup (paper 500)
+    decay_fraction: float = 0.2  # linear decay to 0 over the last share of steps (paper 20%)
+    max_grad_norm: float = 1.0  # gradient clipping
+    alpha: float = 1.0  # KD weight: loss = α·KD + (1−α)·NLL (SALAD: 1)
+    temperature: float = 1.0  # KD temperature
+    span_window: int = (
+        0  # >0: train on windows of one speech span with up to this many text tokens on each side (0: whole passages)
+    )
+    replay_share: float = (
+        0.0  # share of steps that are text-only batches from the broad pool, probe excluded (forgetting control)
+    )
+    align_steps: int = (
+        0  # >0: adapter-only CTC pre-alignment steps onto the LLM's token embeddings before KD (not in the paper)
+    )
+    align_lr: float = 3e-3  # pre-alignment learning rate
+    align_batch: int = 32  # speech spans per pre-alignment step
+    teacher_topk: int = (
+        0  # >0: KD from cached top-k teacher log-probs + tail mass ($SALAD_HOME/teacher); 0: the live teacher
+    )
+    checkpoint_every: int = 100  # steps between checkpoints (and one at the end)
+    keep_checkpoints: int = 2  # newest checkpoints kept
+    log_every: int = 10  # steps between log lines
+    eval_every: int = 50  # steps between held-out misalignment measurements (0 = only before/after)
+    probe_examples: int = 64  # held-out Stage I examples for M (never trained on)
+    mixed_precision: str = 'no'  # 'no' or 'bf16' (GPU)
+    seed: int = 0  # data order, replay draws, init
 
+# %% ../nbs/00_config.ipynb #0fc96ff0
 @dataclass
 class EvalConfig:
-    modes:list = field(default_factory=lambda: ['text', 'speech', 'cascade']) # ways to read each benchmark item
-    voices:list = field(default_factory=list) # evaluation voices; empty = [data.eval_voice] (the paper: one voice)
-    asr:str = 'whisper-base' # the cascade's ASR (paper: Whisper-large-v3)
-    metric:str = 'acc_norm' # headline accuracy: 'acc' (sum of log-probs) or 'acc_norm' (per option character)
-    max_tokens:int = 2048 # few-shot examples are dropped (oldest first) until context + option fit
-    batch_size:int = 8 # benchmark items per forward pass (all options of an item go together)
-    probe_passages:int = 48 # held-out broad-pool passages with speech spans for F and M (never trained on)
-    probe_voice:str = '' # voice of the probe's speech spans; '' = the first evaluation voice
-    probe_seed:int = 1234 # which pool passages form the probe (Stage II selection and replay leave them out)
-    bootstrap:int = 1000 # resamples for 95% confidence intervals
-    seed:int = 0 # bootstrap and untrained-adapter seed
+    modes: list = field(default_factory=lambda: ['text', 'speech', 'cascade'])  # ways to read each benchmark item
+    voices: list = field(default_factory=list)  # evaluation voices; empty = [data.eval_voice] (the paper: one voice)
+    asr: str = 'whisper-base'  # the cascade's ASR (paper: Whisper-large-v3)
+    metric: str = 'acc_norm'  # headline accuracy: 'acc' (sum of log-probs) or 'acc_norm' (per option character)
+    max_tokens: int = 2048  # few-shot examples are dropped (oldest first) until context + option fit
+    batch_size: int = 8  # benchmark items per forward pass (all options of an item go together)
+    probe_passages: int = 48  # held-out broad-pool passages with speech spans for F and M (never trained on)
+    probe_voice: str = ''  # voice of the probe's speech spans; '' = the first evaluation voice
+    probe_seed: int = 1234  # which pool passages form the probe (Stage II selection and replay leave them out)
+    bootstrap: int = 1000  # resamples for 95% confidence intervals
+    seed: int = 0  # bootstrap and untrained-adapter seed
+
 
 @dataclass
 class SaladConfig:
-    name:str = 'custom' # preset or run name
-    data:DataConfig = field(default_factory=DataConfig) # corpora, benchmarks, voices
-    model:ModelConfig = field(default_factory=ModelConfig) # encoder, adapter, LLM
-    train:TrainConfig = field(default_factory=TrainConfig) # Stage I/II optimisation
-    eval:EvalConfig = field(default_factory=EvalConfig) # benchmarks, probe F/M, report
+    name: str = 'custom'  # preset or run name
+    data: DataConfig = field(default_factory=DataConfig)  # corpora, benchmarks, voices
+    model: ModelConfig = field(default_factory=ModelConfig)  # encoder, adapter, LLM
+    train: TrainConfig = field(default_factory=TrainConfig)  # Stage I/II optimisation
+    eval: EvalConfig = field(default_factory=EvalConfig)  # benchmarks, probe F/M, report
 
 # %% ../nbs/00_config.ipynb #5abab950
 PRESETS = {
-    'tiny': dict(data=dict(stage1_passages=10, stage1_voices=['flite:kal', 'flite:rms'], eval_voice='flite:slt',
-                           tasks=['arc_easy', 'piqa'], items_per_task=2, natural_speech=False, workers=1),
-                 model=dict(encoder='whisper-tiny.en', adapter_dim=64, adapter_layers=2, adapter_heads=4, adapter_kv_heads=2,
-                            adapter_mlp=128),
-                 train=dict(steps=6, batch_size=2, warmup_steps=2, checkpoint_every=3, log_every=1, eval_every=3, probe_examples=2),
-                 eval=dict(asr='whisper-tiny.en', probe_passages=2, batch_size=2, bootstrap=200)),
-    'quick': dict(data=dict(stage1_passages=200, items_per_task=20), train=dict(steps=100, eval_every=25, probe_examples=32),
-              eval=dict(probe_passages=16)),
-    'cpu': dict(data=dict(stage1_passages=2500, items_per_task=100),  # ≥ 5,000 spoken Stage I spans
-                # Stage I: CTC pre-alignment, then KD on span windows from the cached teacher (README: run 7)
-                train=dict(align_steps=1500, span_window=16, teacher_topk=32, steps=500, eval_every=100)),
+    'tiny': dict(
+        data=dict(
+            stage1_passages=10,
+            stage1_voices=['flite:kal', 'flite:rms'],
+            eval_voice='flite:slt',
+            tasks=['arc_easy', 'piqa'],
+            items_per_task=2,
+            natural_speech=False,
+            workers=1,
+        ),
+        model=dict(
+            encoder='whisper-tiny.en',
+            adapter_dim=64,
+            adapter_layers=2,
+            adapter_heads=4,
+            adapter_kv_heads=2,
+            adapter_mlp=128,
+        ),
+        train=dict(
+            steps=6, batch_size=2, warmup_steps=2, checkpoint_every=3, log_every=1, eval_every=3, probe_examples=2
+        ),
+        eval=dict(asr='whisper-tiny.en', probe_passages=2, batch_size=2, bootstrap=200),
+    ),
+    'quick': dict(
+        data=dict(stage1_passages=200, items_per_task=20),
+        train=dict(steps=100, eval_every=25, probe_examples=32),
+        eval=dict(probe_passages=16),
+    ),
+    'cpu': dict(
+        data=dict(stage1_passages=2500, items_per_task=100),  # ≥ 5,000 spoken Stage I spans
+        # Stage I: CTC pre-alignment, then KD on span windows from the cached teacher (README: run 7)
+        train=dict(align_steps=1500, span_window=16, teacher_topk=32, steps=500, eval_every=100),
+    ),
 }
 
-# %% ../nbs/00_config.ipynb #fd0dca25
+# %% ../nbs/00_config.ipynb #f52c0bb8
 TASK_NAMES = ('arc_easy', 'arc_challenge', 'openbookqa', 'hellaswag', 'piqa', 'mmlu')  # salad.data.TASKS
 
-def _num(v)->bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-def _ge(n): return (lambda v: _num(v) and v >= n), f'a finite number >= {n}'
-def _gt(n): return (lambda v: _num(v) and v > n), f'a finite number > {n}'
-def _within(a, b): return (lambda v: _num(v) and a <= v <= b), f'a number in [{a}, {b}]'
-def _one_of(*xs): return (lambda v: v in xs), f'one of {list(xs)}'
-def _voice(v)->bool: return isinstance(v, str) and bool(re.fullmatch(r'[\w.-]+:[\w.+-]+', v))
+
+def _num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _ge(n):
+    return (lambda v: _num(v) and v >= n), f'a finite number >= {n}'
+
+
+def _gt(n):
+    return (lambda v: _num(v) and v > n), f'a finite number > {n}'
+
+
+def _within(a, b):
+    return (lambda v: _num(v) and a <= v <= b), f'a number in [{a}, {b}]'
+
+
+def _one_of(*xs):
+    return (lambda v: v in xs), f'one of {list(xs)}'
+
+
+def _voice(v) -> bool:
+    return isinstance(v, str) and bool(re.fullmatch(r'[\w.-]+:[\w.+-]+', v))
+
+
 _VOICES = (lambda v: bool(v) and all(map(_voice, v)), "a non-empty list of 'engine:voice' names")
 _POS, _NONNEG = _ge(1), _ge(0)
 
+# %% ../nbs/00_config.ipynb #912a261f
 RANGES = {
-    'data.stage1_passages': _POS, 'data.stage1_voices': _VOICES, 'data.eval_voice': (_voice, "an 'engine:voice' name"),
+    'data.stage1_passages': _POS,
+    'data.stage1_voices': _VOICES,
+    'data.eval_voice': (_voice, "an 'engine:voice' name"),
     'data.tasks': ((lambda v: bool(v) and set(v) <= set(TASK_NAMES)), f'a non-empty list of {list(TASK_NAMES)}'),
-    'data.items_per_task': _NONNEG, 'data.max_spoken_chars': _NONNEG, 'data.few_shot': _within(0, 5),
-    'data.pool_max_words': _ge(10), 'data.seed': _NONNEG,
+    'data.items_per_task': _NONNEG,
+    'data.max_spoken_chars': _NONNEG,
+    'data.few_shot': _within(0, 5),
+    'data.pool_max_words': _ge(10),
+    'data.seed': _NONNEG,
     'data.workers': ((lambda v: v is None or (_num(v) and v >= 1)), 'None or >= 1'),
-    'model.encoder_mode': _one_of('unpadded', 'padded'), 'model.adapter': _one_of('stack_mlp', 'transformer'),
-    'model.stack': _POS, 'model.adapter_dim': _POS, 'model.adapter_layers': _POS, 'model.adapter_heads': _POS,
-    'model.adapter_kv_heads': _POS, 'model.adapter_mlp': _POS, 'model.llm_training': _one_of('frozen', 'lora', 'full'),
-    'model.lora_r': _POS, 'model.lora_alpha': _POS, 'model.lora_targets': ((lambda v: bool(v)), 'a non-empty list'),
-    'train.steps': _POS, 'train.batch_size': _POS, 'train.grad_accum': _POS, 'train.lr_adapter': _gt(0),
-    'train.lr_llm': _gt(0), 'train.weight_decay': _NONNEG, 'train.warmup_steps': _NONNEG,
-    'train.decay_fraction': _within(0, 1), 'train.max_grad_norm': _NONNEG, 'train.alpha': _within(0, 1),
-    'train.temperature': _gt(0), 'train.span_window': _NONNEG, 'train.replay_share': _within(0, 0.99),
-    'train.align_steps': _NONNEG, 'train.align_lr': _gt(0), 'train.align_batch': _POS, 'train.teacher_topk': _NONNEG,
-    'train.checkpoint_every': _POS, 'train.keep_checkpoints': _POS, 'train.log_every': _POS, 'train.eval_every': _NONNEG,
-    'train.probe_examples': _ge(2), 'train.mixed_precision': _one_of('no', 'bf16'), 'train.seed': _NONNEG,
-    'eval.modes': ((lambda v: bool(v) and set(v) <= {'text', 'speech', 'cascade'}), "a non-empty list of text, speech, cascade"),
+    'model.encoder_mode': _one_of('unpadded', 'padded'),
+    'model.adapter': _one_of('stack_mlp', 'transformer'),
+    'model.stack': _POS,
+    'model.adapter_dim': _POS,
+    'model.adapter_layers': _POS,
+    'model.adapter_heads': _POS,
+    'model.adapter_kv_heads': _POS,
+    'model.adapter_mlp': _POS,
+    'model.llm_training': _one_of('frozen', 'lora', 'full'),
+    'model.lora_r': _POS,
+    'model.lora_alpha': _POS,
+    'model.lora_targets': ((lambda v: bool(v)), 'a non-empty list'),
+    'train.steps': _POS,
+    'train.batch_size': _POS,
+    'train.grad_accum': _POS,
+    'train.lr_adapter': _gt(0),
+    'train.lr_llm': _gt(0),
+    'train.weight_decay': _NONNEG,
+    'train.warmup_steps': _NONNEG,
+    'train.decay_fraction': _within(0, 1),
+    'train.max_grad_norm': _NONNEG,
+    'train.alpha': _within(0, 1),
+    'train.temperature': _gt(0),
+    'train.span_window': _NONNEG,
+    'train.replay_share': _within(0, 0.99),
+    'train.align_steps': _NONNEG,
+    'train.align_lr': _gt(0),
+    'train.align_batch': _POS,
+    'train.teacher_topk': _NONNEG,
+    'train.checkpoint_every': _POS,
+    'train.keep_checkpoints': _POS,
+    'train.log_every': _POS,
+    'train.eval_every': _NONNEG,
+    'train.probe_examples': _ge(2),
+    'train.mixed_precision': _one_of('no', 'bf16'),
+    'train.seed': _NONNEG,
+    'eval.modes': (
+        (lambda v: bool(v) and set(v) <= {'text', 'speech', 'cascade'}),
+        "a non-empty list of text, speech, cascade",
+    ),
     'eval.voices': ((lambda v: all(map(_voice, v))), "a list of 'engine:voice' names"),
-    'eval.metric': _one_of('acc', 'acc_norm'), 'eval.max_tokens': _ge(16), 'eval.batch_size': _POS,
+    'eval.metric': _one_of('acc', 'acc_norm'),
+    'eval.max_tokens': _ge(16),
+    'eval.batch_size': _POS,
     'eval.probe_passages': ((lambda v: _num(v) and (v == 0 or v >= 2)), '0 (no probe) or >= 2 (the control needs two)'),
-    'eval.probe_voice': ((lambda v: v == '' or _voice(v)), "'' or an 'engine:voice' name"), 'eval.probe_seed': _NONNEG,
-    'eval.bootstrap': _POS, 'eval.seed': _NONNEG,
+    'eval.probe_voice': ((lambda v: v == '' or _voice(v)), "'' or an 'engine:voice' name"),
+    'eval.probe_seed': _NONNEG,
+    'eval.bootstrap': _POS,
+    'eval.seed': _NONNEG,
 }
 
 # %% ../nbs/00_config.ipynb #fd027c33
-def _combinations(c)->list:
+def _combinations(c) -> list:
     m, t = c.model, c.train
     out = []
     if m.adapter == 'transformer' and m.adapter_dim % m.adapter_heads:
         out.append(f"model.adapter_dim ({m.adapter_dim}) must be divisible by model.adapter_heads ({m.adapter_heads})")
     if m.adapter == 'transformer' and m.adapter_heads % m.adapter_kv_heads:
-        out.append(f"model.adapter_heads ({m.adapter_heads}) must be divisible by model.adapter_kv_heads ({m.adapter_kv_heads})")
+        out.append(
+            f"model.adapter_heads ({m.adapter_heads}) must be divisible by "
+            f"model.adapter_kv_heads ({m.adapter_kv_heads})"
+        )
     if t.teacher_topk and t.temperature != 1:
-        out.append(f"train.teacher_topk={t.teacher_topk} caches log-probs at temperature 1: train.temperature must be 1 "
-                   f"(got {t.temperature}), or set train.teacher_topk=0")
+        out.append(
+            f"train.teacher_topk={t.teacher_topk} caches log-probs at temperature 1: train.temperature must be 1 "
+            f"(got {t.temperature}), or set train.teacher_topk=0"
+        )
     return out
 
-def validate(cfg:SaladConfig)->SaladConfig:
+
+def validate(cfg: SaladConfig) -> SaladConfig:
     "Check every key's range and the key combinations; raise one `ConfigError` listing every problem."
     flat = {f'{s}.{k}': v for s in ('data', 'model', 'train', 'eval') for k, v in asdict(getattr(cfg, s)).items()}
     errors = [f"{k} must be {what}, got {flat[k]!r}" for k, (ok, what) in RANGES.items() if not ok(flat[k])]
-    if not errors: errors = _combinations(cfg)
-    if errors: raise ConfigError('invalid config: ' + '; '.join(errors))
+    if not errors:
+        errors = _combinations(cfg)
+    if errors:
+        raise ConfigError('invalid config: ' + '; '.join(errors))
     return cfg
 
-# %% ../nbs/00_config.ipynb #4e60bd3f
+# %% ../nbs/00_config.ipynb #5842f09e
 class ConfigError(ValueError):
     "A config that cannot be used: unknown key, wrong type, value out of range, unreadable file."
 
-def _hints(cls): return typing.get_type_hints(cls)
 
-def from_dict(cls, d:dict, path:str=''):
+def _hints(cls):
+    return typing.get_type_hints(cls)
+
+
+def from_dict(cls, d: dict, path: str = ''):
     "Build dataclass `cls` from `d`; unknown keys and wrongly typed values raise errors naming the key."
-    if not isinstance(d, dict): raise ConfigError(f"config {path or cls.__name__}: expected a mapping, got {type(d).__name__}")
+    if not isinstance(d, dict):
+        raise ConfigError(f"config {path or cls.__name__}: expected a mapping, got {type(d).__name__}")
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(d) - names
-    if unknown: raise ConfigError(f"unknown config key(s) {', '.join(sorted(path + k for k in unknown))}; "
-                               f"{cls.__name__} has: {', '.join(sorted(names))}")
+    if unknown:
+        raise ConfigError(
+            f"unknown config key(s) {', '.join(sorted(path + k for k in unknown))}; "
+            f"{cls.__name__} has: {', '.join(sorted(names))}"
+        )
     kw, hints = {}, _hints(cls)
     for k, v in d.items():
         t = hints[k]
-        if dataclasses.is_dataclass(t): kw[k] = from_dict(t, v, f'{path}{k}.')
-        else: kw[k] = _check_type(v, t, path + k)
+        if dataclasses.is_dataclass(t):
+            kw[k] = from_dict(t, v, f'{path}{k}.')
+        else:
+            kw[k] = _check_type(v, t, path + k)
     return cls(**kw)
 
+# %% ../nbs/00_config.ipynb #4f3b16d1
 def _check_type(v, t, key):
     origin, args = typing.get_origin(t), typing.get_args(t)
     allowed = args if origin in (typing.Union, getattr(__import__('types'), 'UnionType', ())) else (t,)
     allowed = tuple(typing.get_origin(a) or a for a in allowed)
-    if v is None and type(None) in allowed: return v
-    if float in allowed and isinstance(v, int) and not isinstance(v, bool): return v
+    if v is None and type(None) in allowed:
+        return v
+    if float in allowed and isinstance(v, int) and not isinstance(v, bool):
+        return v
     if float in allowed and str not in allowed and isinstance(v, str):  # YAML 1.1 reads `2e-3` as a string
-        try: return float(v)
-        except ValueError: raise ConfigError(f"config key {key}: expected {t}, got {v!r}") from None
-    if bool not in allowed and isinstance(v, bool) and int in allowed: raise ConfigError(f"config key {key}: expected {t}, got {v!r}")
-    if not isinstance(v, tuple(a for a in allowed if isinstance(a, type))): raise ConfigError(f"config key {key}: expected {t}, got {v!r}")
+        try:
+            return float(v)
+        except ValueError:
+            raise ConfigError(f"config key {key}: expected {t}, got {v!r}") from None
+    if bool not in allowed and isinstance(v, bool) and int in allowed:
+        raise ConfigError(f"config key {key}: expected {t}, got {v!r}")
+    if not isinstance(v, tuple(a for a in allowed if isinstance(a, type))):
+        raise ConfigError(f"config key {key}: expected {t}, got {v!r}")
     return v
 
-def _merge(a:dict, b:dict)->dict:
+
+def _merge(a: dict, b: dict) -> dict:
     out = dict(a)
-    for k, v in b.items(): out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    for k, v in b.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
-def get_config(preset:str='cpu', # one of `PRESETS`
-               overrides:dict|None=None, # nested dict, e.g. {'data': {'items_per_task': 10}}
-              )->SaladConfig:
+
+def get_config(
+    preset: str = 'cpu',  # one of `PRESETS`
+    overrides: dict | None = None,  # nested dict, e.g. {'data': {'items_per_task': 10}}
+) -> SaladConfig:
     "The config of `preset` with `overrides` applied (both checked key by key)."
-    if preset not in PRESETS: raise ConfigError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
     return validate(from_dict(SaladConfig, _merge(_merge({'name': preset}, PRESETS[preset]), overrides or {})))
 
 # %% ../nbs/00_config.ipynb #cb0016c4
-def save_config(cfg:SaladConfig, path:str|Path)->Path:
+def save_config(cfg: SaladConfig, path: str | Path) -> Path:
     "Write `cfg` as YAML, atomically."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -230,22 +372,33 @@ def save_config(cfg:SaladConfig, path:str|Path)->Path:
     os.replace(tmp, path)
     return path
 
-def _read_yaml(path:Path)->dict:
-    if not path.exists(): raise FileNotFoundError(f"config file not found: {path}")
-    if path.is_dir(): raise ConfigError(f"config {path} is a folder, not a YAML file")
-    try: d = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e: raise ConfigError(f"config {path} is not valid YAML ({' '.join(str(e).split())})") from None
-    if d is None: raise ConfigError(f"config {path} is empty (start from `salad … --preset NAME`, or a saved config.yaml)")
+
+def _read_yaml(path: Path) -> dict:
+    if not path.exists():
+        raise FileNotFoundError(f"config file not found: {path}")
+    if path.is_dir():
+        raise ConfigError(f"config {path} is a folder, not a YAML file")
+    try:
+        d = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config {path} is not valid YAML ({' '.join(str(e).split())})") from None
+    if d is None:
+        raise ConfigError(f"config {path} is empty (start from `salad … --preset NAME`, or a saved config.yaml)")
     return d
 
-def load_config(path:str|Path, # a YAML file written by `save_config` (or by hand)
-                overrides:dict|None=None, # nested dict applied on top (e.g. from `--set`)
-               )->SaladConfig:
+
+def load_config(
+    path: str | Path,  # a YAML file written by `save_config` (or by hand)
+    overrides: dict | None = None,  # nested dict applied on top (e.g. from `--set`)
+) -> SaladConfig:
     "Read a YAML config, apply `overrides`; keys, types and ranges are checked, errors name the file."
     path = Path(path)
     d = _read_yaml(path)
-    if not isinstance(d, dict): raise ConfigError(f"config {path}: expected a mapping of sections, got {type(d).__name__}")
+    if not isinstance(d, dict):
+        raise ConfigError(f"config {path}: expected a mapping of sections, got {type(d).__name__}")
     d = _merge(d, overrides or {})
     d.setdefault('name', path.stem)
-    try: return validate(from_dict(SaladConfig, d))
-    except ConfigError as e: raise ConfigError(f"{path}: {e.args[0]}") from None
+    try:
+        return validate(from_dict(SaladConfig, d))
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e.args[0]}") from None

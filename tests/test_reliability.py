@@ -2,12 +2,13 @@
 
 A "kill" raises `Killed` (a BaseException, so no `except Exception` in the library can swallow it) from inside
 a step, leaving the folder as a dead process would; the rerun must end with the same files as a run that was
-never interrupted, and with no metric missing. The SIGKILL test of a real process is in nbs/06_distillation.
+never interrupted, and with no metric missing. The SIGKILL test of a real process is in nbs/07_train.
 """
 import argparse, json, shutil
 from pathlib import Path
 import numpy as np, pytest, soundfile as sf, torch
-import salad.data, salad.distillation as dist, salad.evaluate
+import salad.data, salad.evaluate, salad.runs, salad.stages, salad.train as dist
+from salad.testing import synthetic_examples, tiny_speech_lm
 from salad.cli import _config, main
 from salad.config import ConfigError, get_config, save_config
 from salad.runs import RunError, write_json, load_tensors
@@ -41,9 +42,9 @@ def _same_weights(a, b):
 
 # ---------------------------------------------------------------- training on synthetic examples (fast)
 CFG = get_config('tiny', {'train': {'steps': 10, 'checkpoint_every': 3}})
-EX = dist.synthetic_examples(12, 64, 12)
+EX = synthetic_examples(12, 64, 12)
 
-def _train(cfg, run, **kw): return dist.train_stage(cfg, dist.tiny_speech_lm(cfg), EX, run, progress=False, **kw)
+def _train(cfg, run, **kw): return dist.train_stage(cfg, tiny_speech_lm(cfg), EX, run, progress=False, **kw)
 
 def test_resume_with_another_lr_is_refused(tmp_path, monkeypatch):
     "Defect 1: a resume with another train.lr kept the checkpoint's lr while config.yaml said the new one."
@@ -115,11 +116,11 @@ def test_hard_resumes_are_bit_identical(override, tmp_path, monkeypatch):
     "LoRA weights, accumulated micro-batches and text replay resume exactly after a kill."
     cfg = get_config('tiny', dict(override, train=dict(override.get('train', {}), steps=8, checkpoint_every=3, lr_llm=1e-3)))
     replay = [[dict(kind='text', ids=list(range(1 + i, 12 + i)))] for i in range(8)]
-    ref = dist.train_stage(cfg, dist.tiny_speech_lm(cfg), EX, tmp_path/'ref', replay=replay, progress=False)
+    ref = dist.train_stage(cfg, tiny_speech_lm(cfg), EX, tmp_path/'ref', replay=replay, progress=False)
     _kill_on(monkeypatch, dist, 'save_checkpoint', nth=1, after=True)
-    with pytest.raises(Killed): dist.train_stage(cfg, dist.tiny_speech_lm(cfg), EX, tmp_path/'run', replay=replay, progress=False)
+    with pytest.raises(Killed): dist.train_stage(cfg, tiny_speech_lm(cfg), EX, tmp_path/'run', replay=replay, progress=False)
     monkeypatch.undo()
-    res = dist.train_stage(cfg, dist.tiny_speech_lm(cfg), EX, tmp_path/'run', replay=replay, progress=False)
+    res = dist.train_stage(cfg, tiny_speech_lm(cfg), EX, tmp_path/'run', replay=replay, progress=False)
     _same_weights(tmp_path/'ref'/'final'/'trainable.safetensors', tmp_path/'run'/'final'/'trainable.safetensors')
     assert res['loss'] == ref['loss']
     if 'llm_training' in override.get('model', {}):  # the LLM's own weights were trained and saved
@@ -128,7 +129,7 @@ def test_hard_resumes_are_bit_identical(override, tmp_path, monkeypatch):
 def test_rng_states_are_restored_exactly(tmp_path):
     "A draw after loading a checkpoint equals the draw the uninterrupted process made next (torch, numpy, python)."
     import random
-    model = dist.tiny_speech_lm(CFG)
+    model = tiny_speech_lm(CFG)
     opt = dist._optimizer(model, CFG.train)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     torch.manual_seed(3); np.random.seed(4); random.seed(5)
@@ -176,8 +177,8 @@ def test_empty_yaml_is_not_a_cpu_run(tmp_path):
 def test_trailing_slash_is_the_same_target(tmp_path):
     "Defect 7: `runs/x/` and `runs/x` counted as two targets."
     _train(CFG, tmp_path/'run')
-    a = salad.evaluate.target_identity(CFG, str(tmp_path/'run') + '/')
-    b = salad.evaluate.target_identity(CFG, tmp_path/'run'/'final')
+    a = salad.runs.target_identity(CFG, str(tmp_path/'run') + '/')
+    b = salad.runs.target_identity(CFG, tmp_path/'run'/'final')
     assert a == b and a['weights']
 
 def _cli(argv, capsys):
@@ -195,7 +196,7 @@ def test_corrupt_weights_and_refused_pickle_are_one_line(tmp_path, capsys):
     assert 'trainable.safetensors: corrupt' in err
     ck = dist.latest_checkpoint(tmp_path/'run')
     torch.save({'step': Path('not a tensor')}, ck/'state.pt')
-    model = dist.tiny_speech_lm(CFG)
+    model = tiny_speech_lm(CFG)
     opt = dist._optimizer(model, CFG.train)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     with pytest.raises(RunError, match='state.pt: refused or corrupt'): dist.load_checkpoint(ck, model, opt, sched)
@@ -212,10 +213,10 @@ STAGE1 = get_config('tiny', {'train': {'align_steps': 4, 'align_batch': 2}})
 @pytest.fixture(scope='module')
 def stage1_ref(tiny_data, tmp_path_factory):
     run = tmp_path_factory.mktemp('ref')/'stage1'
-    return run, dist.stage1(STAGE1, run, tiny_data, progress=False)
+    return run, salad.stages.stage1(STAGE1, run, tiny_data, progress=False)
 
 KILLS = {  # where a Stage I run dies: (object, function, nth call, after running it)
-    'after the before-step': (dist, 'align_adapter', 1, False),
+    'after the before-step': (salad.stages, 'align_adapter', 1, False),
     'inside alignment': (dist, 'ctc_align_loss', 3, False),
     'after a checkpoint': (dist, 'save_checkpoint', 1, True),
     'after training, before the final metrics': (dist, '_final', 1, True),
@@ -228,10 +229,10 @@ def test_stage1_killed_then_rerun_equals_uninterrupted(where, tiny_data, stage1_
     ref_run, ref = stage1_ref
     obj, name, nth, after = KILLS[where]
     _kill_on(monkeypatch, obj, name, nth, after)
-    with pytest.raises(Killed): dist.stage1(STAGE1, tmp_path/'run', tiny_data, progress=False)
+    with pytest.raises(Killed): salad.stages.stage1(STAGE1, tmp_path/'run', tiny_data, progress=False)
     monkeypatch.undo()
     assert not (tmp_path/'run'/'steps'/'after.json').exists()
-    res = dist.stage1(STAGE1, tmp_path/'run', tiny_data, progress=False)
+    res = salad.stages.stage1(STAGE1, tmp_path/'run', tiny_data, progress=False)
     assert _strip(res) == _strip(ref)
     for k in ('M_before', 'M_aligned', 'M', 'M_mismatched', 'F'): assert res[k] is not None, k  # no metric lost
     _same_weights(ref_run/'final'/'trainable.safetensors', tmp_path/'run'/'final'/'trainable.safetensors')
@@ -241,7 +242,7 @@ def test_stage1_refuses_data_built_with_other_settings(tiny_data, tmp_path):
     "Defect 1: `salad stage1` trained on existing data after data.* changed."
     other = get_config('tiny', {'data': {'items_per_task': 3}})
     with pytest.raises(RunError, match=r'data.items_per_task: 2 -> 3.*--force'):
-        dist.stage1(other, tmp_path/'run', tiny_data, progress=False)
+        salad.stages.stage1(other, tmp_path/'run', tiny_data, progress=False)
     assert not (tmp_path/'run').exists()  # refused before anything was written
 
 @pytest.mark.slow
@@ -260,24 +261,25 @@ EVAL = get_config('tiny', {'eval': {'probe_passages': 2}})
 @pytest.fixture(scope='module')
 def eval_ref(tmp_path_factory):
     out = tmp_path_factory.mktemp('eval')/'base'
-    return salad.evaluate.evaluate(EVAL, 'base', out, progress=False)
+    return salad.stages.evaluate_target(EVAL, 'base', out, progress=False)
 
 @pytest.mark.slow
-@pytest.mark.parametrize('where', ['transcribe_cached', 'broad_probe', 'write_report'])
+@pytest.mark.parametrize('where', [(salad.evaluate, 'transcribe_cached'), (salad.stages, 'broad_probe'),
+                                   (salad.stages, 'write_report')], ids=lambda w: w[1])
 def test_evaluation_killed_then_rerun(where, eval_ref, tmp_path, monkeypatch):
-    _kill_on(monkeypatch, salad.evaluate, where)
-    with pytest.raises(Killed): salad.evaluate.evaluate(EVAL, 'base', tmp_path/'e', progress=False)
+    _kill_on(monkeypatch, *where)
+    with pytest.raises(Killed): salad.stages.evaluate_target(EVAL, 'base', tmp_path/'e', progress=False)
     monkeypatch.undo()
-    res = salad.evaluate.evaluate(EVAL, 'base', tmp_path/'e', progress=False)
+    res = salad.stages.evaluate_target(EVAL, 'base', tmp_path/'e', progress=False)
     assert _strip(res) == _strip(eval_ref) and res['probe']['M'] is not None
 
 @pytest.mark.slow
 def test_evaluation_refuses_scores_of_another_model(eval_ref, tmp_path):
     "Defect 1: `salad evaluate` reused cached scores after a change to the `model` section."
-    salad.evaluate.evaluate(EVAL, 'base', tmp_path/'e', progress=False)
+    salad.stages.evaluate_target(EVAL, 'base', tmp_path/'e', progress=False)
     other = get_config('tiny', {'eval': {'probe_passages': 2}, 'model': {'adapter_dim': 32}})
     with pytest.raises(RunError, match='model.adapter_dim: 64 -> 32'):
-        salad.evaluate.evaluate(other, 'base', tmp_path/'e', progress=False)
+        salad.stages.evaluate_target(other, 'base', tmp_path/'e', progress=False)
 
 def _speak_folder(folder, n=40):
     "A custom corpus: n utterances spoken by a TTS voice, each with its transcript beside it."
@@ -296,7 +298,7 @@ def test_custom_corpus_runs_stage1_end_to_end(tmp_path):
     cfg = get_config('tiny', {'data': {'stage1_source': str(src)}})
     s = salad.data.build_data(cfg, tmp_path/'d', progress=False)
     assert s['stage1']['utterances'] == 40 and s['stage1']['examples'] == 10  # 4 utterances a passage
-    m = dist.stage1(cfg, tmp_path/'run', tmp_path/'d', progress=False)
+    m = salad.stages.stage1(cfg, tmp_path/'run', tmp_path/'d', progress=False)
     assert m['probe_examples'] == 2 and m['M'] > 0 and (tmp_path/'run'/'final'/'trainable.safetensors').exists()
     (src/'utt03.txt').unlink()
     with pytest.raises(salad.audio.AudioError, match=r'utt03.wav: transcript missing'):
