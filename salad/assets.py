@@ -25,7 +25,7 @@ from transformers import (
 # %% auto #0
 __all__ = ['ASSET_FORMAT', 'REGISTRY', 'salad_home', 'AssetNotAvailable', 'package_dir', 'atomic_dir', 'read_ct2',
            'ct2_whisper_state_dict', 'ct2_whisper_config', 'convert_ct2_whisper', 'convert_gguf_llm', 'Asset',
-           'asset_dir', 'resolve', 'list_assets', 'load_llm', 'load_whisper']
+           'asset_dir', 'resolve', 'list_assets', 'load_model', 'load_llm', 'load_whisper']
 
 # %% ../nbs/01_assets.ipynb #445685ad
 def salad_home(
@@ -525,25 +525,26 @@ def _from_pretrained(cls, name, home=None, **kw):
         ) from e
 
 
-def load_llm(
-    name: str = 'smollm2-135m',  # registry name, local folder or hub id
+_PAIRS = {'llm': (AutoModelForCausalLM, AutoTokenizer), 'whisper': (WhisperForConditionalGeneration, WhisperProcessor)}
+
+
+def load_model(
+    name: str,  # registry name, local folder or hub id
+    kind: str = 'llm',  # 'llm' (causal LM + tokenizer) or 'whisper' (Whisper + processor)
     dtype=torch.float32,  # weights dtype
     home=None,  # cache folder
-):
-    "A causal LM and its tokenizer."
+) -> tuple:
+    "(model in eval mode, its tokenizer or processor)."
+    cls, aux_cls = _PAIRS[kind]
+    aux = _from_pretrained(aux_cls, name, home)
+    return _from_pretrained(cls, name, home, dtype=dtype).eval(), aux
 
-    tok = _from_pretrained(AutoTokenizer, name, home)
-    model = _from_pretrained(AutoModelForCausalLM, name, home, dtype=dtype)
-    return model.eval(), tok
+
+def load_llm(name: str = 'smollm2-135m', dtype=torch.float32, home=None) -> tuple:
+    "A causal LM and its tokenizer (`load_model`)."
+    return load_model(name, 'llm', dtype, home)
 
 
-def load_whisper(
-    name: str = 'whisper-base',  # registry name, local folder or hub id
-    dtype=torch.float32,  # weights dtype
-    home=None,  # cache folder
-):
-    "A `WhisperForConditionalGeneration` and its `WhisperProcessor`."
-
-    proc = _from_pretrained(WhisperProcessor, name, home)
-    model = _from_pretrained(WhisperForConditionalGeneration, name, home, dtype=dtype)
-    return model.eval(), proc
+def load_whisper(name: str = 'whisper-base', dtype=torch.float32, home=None) -> tuple:
+    "A `WhisperForConditionalGeneration` and its `WhisperProcessor` (`load_model`)."
+    return load_model(name, 'whisper', dtype, home)

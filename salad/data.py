@@ -37,28 +37,20 @@ def _hs_clean(t):
     return t.replace('  ', ' ')
 
 
-def _arc(r, task):
+def _lettered(r, question: str, prefix: str, suffix: str) -> dict:
+    "An item whose options are lettered `choices` with an `answerKey` (ARC, OpenBookQA)."
     c = _lit(r['choices'])
-    return dict(
-        id=r['id'],
-        prefix='Question: ',
-        spoken=r['question'],
-        suffix='\nAnswer:',
-        options=[' ' + t for t in c['text']],
-        gold=list(c['label']).index(r['answerKey']),
-    )
+    options = [' ' + t for t in c['text']]
+    gold = list(c['label']).index(r['answerKey'])
+    return dict(id=r['id'], prefix=prefix, spoken=r[question], suffix=suffix, options=options, gold=gold)
+
+
+def _arc(r, task):
+    return _lettered(r, 'question', 'Question: ', '\nAnswer:')
 
 
 def _obqa(r, task):
-    c = _lit(r['choices'])
-    return dict(
-        id=r['id'],
-        prefix='',
-        spoken=r['question_stem'],
-        suffix='',
-        options=[' ' + t for t in c['text']],
-        gold=list(c['label']).index(r['answerKey']),
-    )
+    return _lettered(r, 'question_stem', '', '')
 
 # %% ../nbs/04_data.ipynb #eb319261
 def _hellaswag(r, task):

@@ -215,28 +215,28 @@ def finish(self, result: dict) -> dict:
     return result
 
 # %% ../nbs/runs.ipynb #ba3e9753
-def load_tensors(path: str | Path) -> dict:
-    "A safetensors file as a dict of tensors; a missing or corrupt file is a `RunError` naming it."
-
+def _load_named(path, what: str, load, errors: tuple, problem: str):
+    "`load(path)`, with a missing file or one of `errors` as a `RunError` naming the file."
     path = Path(path)
     if not path.is_file():
-        raise RunError(f"{path}: no such weights file")
+        raise RunError(f"{path}: no such {what} file")
     try:
-        return load_file(path)
-    except Exception as e:
-        raise RunError(f"{path}: corrupt or unreadable safetensors file ({e})") from None
+        return load(path)
+    except errors as e:
+        raise RunError(f"{path}: {problem} ({' '.join(str(e).split())[:300]})") from None
+
+
+def load_tensors(path: str | Path) -> dict:
+    "A safetensors file as a dict of tensors; a missing or corrupt file is a `RunError` naming it."
+    return _load_named(path, 'weights', load_file, (Exception,), 'corrupt or unreadable safetensors file')
 
 
 def load_state(path: str | Path) -> dict:
     "A `torch.save`d state of plain tensors and numbers (`weights_only`); anything else is a `RunError` naming it."
-
-    path = Path(path)
-    if not path.is_file():
-        raise RunError(f"{path}: no such state file")
-    try:
-        return torch.load(path, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
-        raise RunError(f"{path}: refused or corrupt checkpoint state ({' '.join(str(e).split())[:300]})") from None
+    errors = (pickle.UnpicklingError, RuntimeError, EOFError, ValueError)
+    return _load_named(
+        path, 'state', lambda p: torch.load(p, weights_only=True), errors, 'refused or corrupt checkpoint state'
+    )
 
 # %% ../nbs/runs.ipynb #ca3abd17
 def resolve_target(target: str | Path) -> Path | None:
