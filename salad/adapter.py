@@ -207,34 +207,47 @@ def tokenize_spans(
         out.append(dict(kind=kind, ids=tok((' ' if i else '') + text, add_special_tokens=False).input_ids))
     return out
 
-# %% ../nbs/05_adapter.ipynb #89e188c2
+# %% ../nbs/05_adapter.ipynb #7610dfcc
+def _positions(ex: list, stack: int, pad_id: int, first_span: int) -> dict:
+    "One example as per-position lists (student ids, speech flags, (span, frame) or -1, teacher position) + teacher ids."
+    r = dict(ids=[], is_sp=[], sp_idx=[], tpos=[], t_ids=[], feats=[])
+    for sp in ex:
+        if sp['kind'] == 'text':  # the student reads the token; the teacher reads it at its own position
+            r['tpos'] += range(len(r['t_ids']), len(r['t_ids']) + len(sp['ids']))
+            r['ids'] += sp['ids']
+            r['is_sp'] += [False] * len(sp['ids'])
+            r['sp_idx'] += [-1] * len(sp['ids'])
+        else:  # the student hears ceil(frames / stack) positions; the teacher reads the transcript
+            n = -(-sp['feats'].shape[0] // stack)
+            r['ids'] += [pad_id] * n
+            r['is_sp'] += [True] * n
+            r['sp_idx'] += [(first_span + len(r['feats']), j) for j in range(n)]
+            r['tpos'] += [-1] * n
+            r['feats'].append(sp['feats'])
+        r['t_ids'] += sp['ids']
+    return r
+
+
+def _targets(r: dict) -> tuple:
+    "(labels, teacher positions): at position p, the next token when it is text and the teacher predicts it too."
+    labels, tpos = [-100] * len(r['ids']), [-1] * len(r['ids'])
+    for p in range(len(r['ids']) - 1):
+        if not r['is_sp'][p + 1] and r['tpos'][p + 1] > 0:
+            labels[p], tpos[p] = r['ids'][p + 1], r['tpos'][p + 1] - 1
+    return labels, tpos
+
+# %% ../nbs/05_adapter.ipynb #3a7611bf
 def collate_interleaved(
     examples: list,  # each a list of spans {'kind', 'ids', 'feats' (speech: frames x dim tensor)}
     stack: int,  # adapter frame stacking
     pad_id: int = 0,  # token id used at non-text positions
 ) -> dict:
     "Batch tensors for `SpeechLM`: student inputs, next-text-token labels, teacher ids and alignment."
-    feats, rows = [], []
+    rows, feats = [], []
     for ex in examples:
-        ids, is_sp, sp_idx, tpos, t_ids = [], [], [], [], []
-        for sp in ex:
-            if sp['kind'] == 'text':
-                for t in sp['ids']:
-                    ids.append(t)
-                    is_sp.append(False)
-                    sp_idx.append(-1)
-                    tpos.append(len(t_ids))
-                    t_ids.append(t)
-            else:
-                n = -(-sp['feats'].shape[0] // stack)
-                ids += [pad_id] * n
-                is_sp += [True] * n
-                sp_idx += [(len(feats), j) for j in range(n)]
-                tpos += [-1] * n
-                feats.append(sp['feats'])
-                t_ids += sp['ids']
-        rows.append((ids, is_sp, sp_idx, tpos, t_ids))
-    B, L, Lt = len(rows), max(len(r[0]) for r in rows), max(len(r[4]) for r in rows)
+        rows.append(_positions(ex, stack, pad_id, len(feats)))
+        feats += rows[-1]['feats']
+    B, L, Lt = len(rows), max(len(r['ids']) for r in rows), max(len(r['t_ids']) for r in rows)
     n_max = max([-(-f.shape[0] // stack) for f in feats], default=0)
     out = dict(
         input_ids=torch.full((B, L), pad_id),
@@ -246,22 +259,17 @@ def collate_interleaved(
         teacher_ids=torch.full((B, Lt), pad_id),
         teacher_mask=torch.zeros(B, Lt, dtype=torch.long),
     )
-    for b, (ids, is_sp, sp_idx, tpos, t_ids) in enumerate(rows):
-        n = len(ids)
-        out['input_ids'][b, :n] = torch.tensor(ids)
+    for b, r in enumerate(rows):
+        n, nt = len(r['ids']), len(r['t_ids'])
+        out['input_ids'][b, :n] = torch.tensor(r['ids'])
         out['attention_mask'][b, :n] = 1
-        out['is_speech'][b, :n] = torch.tensor(is_sp)
-        out['speech_index'][b, :n] = torch.tensor(
-            [s * n_max + j if s != -1 else -1 for s, j in [(x if x != -1 else (-1, 0)) for x in sp_idx]]
-        )
-        out['teacher_ids'][b, : len(t_ids)] = torch.tensor(t_ids)
-        out['teacher_mask'][b, : len(t_ids)] = 1
-        for p in range(n - 1):
-            if not is_sp[p + 1] and tpos[p + 1] > 0:  # next token is text, and the teacher has a position predicting it
-                out['labels'][b, p] = ids[p + 1]
-                out['teacher_pos'][b, p] = tpos[p + 1] - 1
-    D = feats[0].shape[1] if feats else 0
-    out['speech_feats'] = torch.zeros(len(feats), n_max * stack, D)
+        out['is_speech'][b, :n] = torch.tensor(r['is_sp'])
+        out['speech_index'][b, :n] = torch.tensor([-1 if x == -1 else x[0] * n_max + x[1] for x in r['sp_idx']])
+        labels, tpos = _targets(r)
+        out['labels'][b, :n], out['teacher_pos'][b, :n] = torch.tensor(labels), torch.tensor(tpos)
+        out['teacher_ids'][b, :nt] = torch.tensor(r['t_ids'])
+        out['teacher_mask'][b, :nt] = 1
+    out['speech_feats'] = torch.zeros(len(feats), n_max * stack, feats[0].shape[1] if feats else 0)
     for i, f in enumerate(feats):
         out['speech_feats'][i, : f.shape[0]] = f
     return out
