@@ -209,7 +209,7 @@ def tokenize_spans(
 
 # %% ../nbs/05_adapter.ipynb #7610dfcc
 def _positions(ex: list, stack: int, pad_id: int, first_span: int) -> dict:
-    "One example as per-position lists (student ids, speech flags, (span, frame) or -1, teacher position) + teacher ids."
+    "One example as per-position lists (student ids, speech flags, (span, frame) or -1, teacher position), teacher ids."
     r = dict(ids=[], is_sp=[], sp_idx=[], tpos=[], t_ids=[], feats=[])
     for sp in ex:
         if sp['kind'] == 'text':  # the student reads the token; the teacher reads it at its own position
