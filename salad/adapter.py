@@ -350,6 +350,13 @@ class SpeechLM(nn.Module):
                 return self.llm(input_ids=ids, attention_mask=mask).logits
         return self.llm(input_ids=ids, attention_mask=mask).logits
 
+    def _apply(self, fn, *args, **kwargs):
+        "`.to(device)`, `.cuda()`, `.half()`… move the frozen teacher copy too (a list, so not a submodule)."
+        super()._apply(fn, *args, **kwargs)
+        if self.teacher_llm:
+            self.teacher_llm[0]._apply(fn, *args, **kwargs)
+        return self
+
     def trainable_state_dict(self) -> dict:
         "Only the trained tensors: adapter (+ LoRA or full LLM weights)."
         names = {n for n, p in self.named_parameters() if p.requires_grad}

@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 import torch
 from transformers import (
+    AutoModel,
     AutoModelForCausalLM,
     AutoTokenizer,
     GenerationConfig,
@@ -525,12 +526,16 @@ def _from_pretrained(cls, name, home=None, **kw):
         ) from e
 
 
-_PAIRS = {'llm': (AutoModelForCausalLM, AutoTokenizer), 'whisper': (WhisperForConditionalGeneration, WhisperProcessor)}
+_PAIRS = {
+    'llm': (AutoModelForCausalLM, AutoTokenizer),
+    'whisper': (WhisperForConditionalGeneration, WhisperProcessor),
+    'embedding': (AutoModel, AutoTokenizer),
+}
 
 
 def load_model(
     name: str,  # registry name, local folder or hub id
-    kind: str = 'llm',  # 'llm' (causal LM + tokenizer) or 'whisper' (Whisper + processor)
+    kind: str = 'llm',  # 'llm' (causal LM + tokenizer), 'whisper' (+ processor) or 'embedding' (encoder + tokenizer)
     dtype=torch.float32,  # weights dtype
     home=None,  # cache folder
 ) -> tuple:

@@ -10,9 +10,9 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['EVAL_VOICE', 'STAGE1_VOICES', 'PRESETS', 'TASK_NAMES', 'RANGES', 'DataConfig', 'ModelConfig', 'TrainConfig',
-           'EvalConfig', 'SaladConfig', 'validate', 'ConfigError', 'from_dict', 'get_config', 'save_config',
-           'load_config']
+__all__ = ['EVAL_VOICE', 'STAGE1_VOICES', 'STAGE2_VOICES', 'POOL_SOURCE_NAMES', 'PRESETS', 'SECTIONS', 'TASK_NAMES', 'RANGES',
+           'DataConfig', 'ModelConfig', 'TrainConfig', 'Stage2Config', 'EvalConfig', 'SaladConfig', 'validate',
+           'ConfigError', 'from_dict', 'get_config', 'save_config', 'load_config']
 
 # %% ../nbs/00_config.ipynb #8a823453
 EVAL_VOICE = 'piper:joe'  # the one evaluation voice (the paper: one Kokoro voice; see the README's voice table)
@@ -29,6 +29,8 @@ STAGE1_VOICES = [
     'espeak-ng:en-gb',
     'espeak-ng:en-gb-x-rp',
 ]  # fast, CER ≤ 0.1
+STAGE2_VOICES = ['flite:slt', 'flite:rms', 'flite:awb', 'festival:slt']  # the four lowest-CER fast voices
+POOL_SOURCE_NAMES = ('boolq', 'sciq', 'coqa', 'drop', 'squad', 'medqa', 'sciriff', 'qasper')  # salad.data.POOL_SOURCES
 
 
 @dataclass
@@ -50,6 +52,10 @@ class DataConfig:
     )
     few_shot: int = 0  # few-shot examples added to each benchmark item (≤ 5)
     pool_max_words: int = 120  # broad text pool chunk size
+    pool_sources: list = field(
+        default_factory=lambda: list(POOL_SOURCE_NAMES)
+    )  # broad pool sources (`salad.data.POOL_SOURCES`)
+    task_items: dict = field(default_factory=dict)  # per-task item counts overriding `items_per_task`, e.g. {piqa: 500}
     skip_bad_audio: bool = False  # custom Stage I corpus: skip unusable files (reported by name) instead of refusing
     natural_speech: bool = True  # include the real human recordings (asterisk, pocketsphinx) when installed
     seed: int = 0  # every sampling choice derives from it
@@ -112,6 +118,24 @@ class TrainConfig:
     mixed_precision: str = 'no'  # 'no' or 'bf16' (GPU)
     seed: int = 0  # data order, replay draws, init
 
+# %% ../nbs/00_config.ipynb #ef43e86d
+@dataclass
+class Stage2Config:
+    embedder: str = 'minilm'  # pool sentence encoder: salad asset, folder or hub id (paper: BAAI/bge-large-en-v1.5)
+    clusters: int = 32  # K balanced clusters (paper 128)
+    fit_sample: int = 100_000  # embeddings the centroids are fit on; the rest of the pool is only assigned
+    kmeans_iters: int = 25  # k-means iterations
+    probe_per_cluster: int = 8  # texts per cluster spoken to measure M(c); never picked
+    gamma: float = 5.0  # P_target(c) ∝ P_pool(c)·M(c)^γ; 0 = uniform (the pool's proportions)
+    budget: float = 1800.0  # synthesis budget, in `budget_unit`
+    budget_unit: str = 'seconds'  # 'seconds' of selected speech, or 'texts'
+    voices: list = field(default_factory=lambda: list(STAGE2_VOICES))  # Stage II TTS voices (never the eval voice)
+    max_cer: float = 0.25  # clusters whose probe speech the ASR transcribes with a higher CER are dropped
+    synthetic_share: float = 0.5  # share of training examples from the selected speech; 0 = the control arm
+    steps: int = 200  # Stage II optimizer steps
+    warmup_steps: int = 10  # warmup of the fresh optimizer (then stable, then decay to 0)
+    seed: int = 0  # cluster init, probe and pick sampling
+
 # %% ../nbs/00_config.ipynb #0fc96ff0
 @dataclass
 class EvalConfig:
@@ -134,6 +158,7 @@ class SaladConfig:
     data: DataConfig = field(default_factory=DataConfig)  # corpora, benchmarks, voices
     model: ModelConfig = field(default_factory=ModelConfig)  # encoder, adapter, LLM
     train: TrainConfig = field(default_factory=TrainConfig)  # Stage I/II optimisation
+    stage2: Stage2Config = field(default_factory=Stage2Config)  # active selection and the Stage II mix
     eval: EvalConfig = field(default_factory=EvalConfig)  # benchmarks, probe F/M, report
 
 # %% ../nbs/00_config.ipynb #5abab950
@@ -146,6 +171,7 @@ PRESETS = {
             tasks=['arc_easy', 'piqa'],
             items_per_task=2,
             natural_speech=False,
+            pool_sources=['qasper', 'drop'],
             workers=1,
         ),
         model=dict(
@@ -160,6 +186,15 @@ PRESETS = {
             steps=6, batch_size=2, warmup_steps=2, checkpoint_every=3, log_every=1, eval_every=3, probe_examples=2
         ),
         eval=dict(asr='whisper-tiny.en', probe_passages=2, batch_size=2, bootstrap=200),
+        stage2=dict(
+            clusters=3,
+            probe_per_cluster=2,
+            budget=4,
+            budget_unit='texts',
+            voices=['flite:kal'],
+            steps=4,
+            warmup_steps=1,
+        ),
     ),
     'quick': dict(
         data=dict(stage1_passages=200, items_per_task=20),
@@ -167,13 +202,16 @@ PRESETS = {
         eval=dict(probe_passages=16),
     ),
     'cpu': dict(
-        data=dict(stage1_passages=2500, items_per_task=100),  # ≥ 5,000 spoken Stage I spans
+        data=dict(  # ≥ 5,000 spoken Stage I spans; 500 items where the 135M model is above chance
+            stage1_passages=2500, items_per_task=100, task_items=dict(arc_easy=500, hellaswag=500, piqa=500)
+        ),
         # Stage I: CTC pre-alignment, then KD on span windows from the cached teacher (README: run 7)
         train=dict(align_steps=1500, span_window=16, teacher_topk=32, steps=500, eval_every=100),
     ),
 }
 
 # %% ../nbs/00_config.ipynb #f52c0bb8
+SECTIONS = ('data', 'model', 'train', 'eval', 'stage2')
 TASK_NAMES = ('arc_easy', 'arc_challenge', 'openbookqa', 'hellaswag', 'piqa', 'mmlu')  # salad.data.TASKS
 
 
@@ -214,6 +252,14 @@ RANGES = {
     'data.max_spoken_chars': _NONNEG,
     'data.few_shot': _within(0, 5),
     'data.pool_max_words': _ge(10),
+    'data.pool_sources': (
+        (lambda v: bool(v) and set(v) <= set(POOL_SOURCE_NAMES)),
+        f'a non-empty list of {list(POOL_SOURCE_NAMES)}',
+    ),
+    'data.task_items': (
+        (lambda v: set(v) <= set(TASK_NAMES) and all(isinstance(n, int) and n >= 0 for n in v.values())),
+        f'a mapping of {list(TASK_NAMES)} to item counts >= 0',
+    ),
     'data.seed': _NONNEG,
     'data.workers': ((lambda v: v is None or (_num(v) and v >= 1)), 'None or >= 1'),
     'model.encoder_mode': _one_of('unpadded', 'padded'),
@@ -265,6 +311,19 @@ RANGES = {
     'eval.probe_seed': _NONNEG,
     'eval.bootstrap': _POS,
     'eval.seed': _NONNEG,
+    'stage2.clusters': _ge(2),
+    'stage2.fit_sample': _POS,
+    'stage2.kmeans_iters': _POS,
+    'stage2.probe_per_cluster': _ge(2),
+    'stage2.gamma': _ge(0),
+    'stage2.budget': _gt(0),
+    'stage2.budget_unit': _one_of('seconds', 'texts'),
+    'stage2.voices': _VOICES,
+    'stage2.max_cer': _gt(0),
+    'stage2.synthetic_share': _within(0, 1),
+    'stage2.steps': _POS,
+    'stage2.warmup_steps': _NONNEG,
+    'stage2.seed': _NONNEG,
 }
 
 # %% ../nbs/00_config.ipynb #fd027c33
@@ -283,12 +342,17 @@ def _combinations(c) -> list:
             f"train.teacher_topk={t.teacher_topk} caches log-probs at temperature 1: train.temperature must be 1 "
             f"(got {t.temperature}), or set train.teacher_topk=0"
         )
+    if c.data.eval_voice in c.stage2.voices:
+        out.append(
+            f"stage2.voices must not include the evaluation voice data.eval_voice ({c.data.eval_voice!r}): "
+            "no arm may gain from hearing the test voice"
+        )
     return out
 
 
 def validate(cfg: SaladConfig) -> SaladConfig:
     "Check every key's range and the key combinations; raise one `ConfigError` listing every problem."
-    flat = {f'{s}.{k}': v for s in ('data', 'model', 'train', 'eval') for k, v in asdict(getattr(cfg, s)).items()}
+    flat = {f'{s}.{k}': v for s in SECTIONS for k, v in asdict(getattr(cfg, s)).items()}
     errors = [f"{k} must be {what}, got {flat[k]!r}" for k, (ok, what) in RANGES.items() if not ok(flat[k])]
     if not errors:
         errors = _combinations(cfg)

