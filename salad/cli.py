@@ -12,13 +12,14 @@ from .synthesis import check_voice, list_voices, synthesize
 from .metrics import word_error_rate
 from .config import ConfigError, get_config, load_config, PRESETS
 from .data import build_data
-from .report import compare_reports, report_markdown
+from .report import compare_reports, paired_comparison, report_markdown
 from .runs import resolve_target
-from .stages import evaluate_target, stage1
+from .stages import evaluate_target, stage1, stage2
 import yaml
 
 # %% auto #0
-__all__ = ['SMOKE_SENTENCE', 'USER_ERRORS', 'smoke_demo', 'parse_overrides', 'data_dir', 'eval_label', 'build_parser', 'main']
+__all__ = ['SMOKE_SENTENCE', 'ARMS', 'USER_ERRORS', 'smoke_demo', 'parse_overrides', 'data_dir', 'eval_label', 'build_parser',
+           'main']
 
 # %% ../nbs/12_cli.ipynb #cd1fd8b1
 SMOKE_SENTENCE = "Speech recognition is working offline today, and the weather is sunny."
@@ -153,6 +154,40 @@ def eval_label(target: str) -> str:
     parts = [x for x in Path(target).resolve().parts if x not in ('model', 'final', 'checkpoints', 'runs', '/')]
     return re.sub(r'[^\w.-]+', '_', '-'.join(parts[-2:]))
 
+# %% ../nbs/12_cli.ipynb #3a9c381c
+ARMS = {'active': [], 'uniform': ['stage2.gamma=0'], 'control': ['stage2.synthetic_share=0']}  # --arm presets
+
+
+def _stage2_sets(a) -> list:
+    "`--set` items for `salad stage2`: the arm first, then the named options, then `--set` itself (last wins)."
+    named = [
+        f'stage2.{k}={v}'
+        for k, v in (('gamma', a.gamma), ('budget', a.budget), ('budget_unit', a.budget_unit))
+        if v is not None
+    ]
+    if a.voices:
+        named.append(f"stage2.voices=[{','.join(a.voices)}]")
+    return ARMS[a.arm] + named + list(a.set)
+
+
+def _cmd_stage2(a):
+    a.set = _stage2_sets(a)
+    cfg = _config(a)
+    data = Path(a.data) if a.data else data_dir(cfg.name, a.home)
+    s1 = Path(a.stage1) if a.stage1 else Path('runs') / cfg.name / 'stage1'
+    run = Path(a.run) if a.run else Path('runs') / cfg.name / f'stage2-{a.arm}'
+    m = stage2(cfg, run, s1, data, home=a.home, force=a.force)
+    print(json.dumps({k: v for k, v in m.items() if k != 'clusters'}, indent=1))
+    print(f"run folder: {run}")
+
+
+def _cmd_compare(a):
+    dirs = {Path(d).name: Path(d) for d in a.dirs}
+    out = Path(a.out) if a.out else Path(a.dirs[0]).parent
+    print(compare_reports(list(dirs.values()), out, labels=list(dirs)))
+    print(paired_comparison(dirs, out))
+    print(f"written to {out / 'comparison.md'} and {out / 'paired_comparison.md'}")
+
 # %% ../nbs/12_cli.ipynb #d6a8f2be
 def _cmd_evaluate(a):
     cfg = _config(a)
@@ -221,6 +256,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--data', default=None, help='data folder (default $SALAD_HOME/data/<preset>; built if missing)')
     s.add_argument('--run', default=None, help='run folder (default runs/<preset>/stage1)')
     s.set_defaults(func=_cmd_stage1)
+    s = sub.add_parser('stage2', help='Stage II: active selection, synthesis, distillation on the mix (one arm)')
+    _config_args(s)
+    s.add_argument('--arm', default='active', choices=list(ARMS), help='active (γ=5), uniform (γ=0) or control')
+    s.add_argument('--gamma', type=float, default=None, help='P_target ∝ P_pool·M^γ (stage2.gamma)')
+    s.add_argument('--budget', type=float, default=None, help='synthesis budget (stage2.budget)')
+    s.add_argument('--budget-unit', default=None, choices=['seconds', 'texts'], help='stage2.budget_unit')
+    s.add_argument('--voices', nargs='*', default=None, help='Stage II TTS voices (stage2.voices)')
+    s.add_argument('--stage1', default=None, help='Stage I run folder (default runs/<preset>/stage1)')
+    s.add_argument('--data', default=None, help='data folder of that Stage I (default $SALAD_HOME/data/<preset>)')
+    s.add_argument('--run', default=None, help='run folder (default runs/<preset>/stage2-<arm>)')
+    s.add_argument('--set', nargs='*', default=[], help='overrides, e.g. stage2.clusters=64 stage2.steps=300')
+    s.set_defaults(func=_cmd_stage2)
+    s = sub.add_parser('compare', help='evaluation folders side by side, with paired differences against the first')
+    s.add_argument('dirs', nargs='+', help='evaluation folders (runs/<preset>/eval/<label>), the reference first')
+    s.add_argument('--out', default=None, help='where the tables go (default: the first folder\'s parent)')
+    s.set_defaults(func=_cmd_compare)
     s = sub.add_parser('evaluate', help='text, speech and cascade accuracy, the gap, F and M: a report per target')
     s.add_argument(
         'targets',
@@ -269,7 +320,7 @@ def main(argv: list | None = None):
     "Entry point of the `salad` console script: a user-caused error ends with `salad: error: …` and exit code 2."
     args = build_parser().parse_args(argv)
     try:
-        if args.command in ('data', 'stage1', 'evaluate') or getattr(args, 'action', '') == 'prepare':
+        if args.command in ('data', 'stage1', 'stage2', 'evaluate') or getattr(args, 'action', '') == 'prepare':
             _check_home(args.home)
         args.func(args)
     except USER_ERRORS as e:

@@ -131,6 +131,7 @@ class Stage2Config:
     budget_unit: str = 'seconds'  # 'seconds' of selected speech, or 'texts'
     voices: list = field(default_factory=lambda: list(STAGE2_VOICES))  # Stage II TTS voices (never the eval voice)
     max_cer: float = 0.25  # clusters whose probe speech the ASR transcribes with a higher CER are dropped
+    cer_spans: int = 6  # spoken probe spans per cluster the ASR transcribes for that CER
     synthetic_share: float = 0.5  # share of training examples from the selected speech; 0 = the control arm
     steps: int = 200  # Stage II optimizer steps
     warmup_steps: int = 10  # warmup of the fresh optimizer (then stable, then decay to 0)
@@ -172,6 +173,7 @@ PRESETS = {
             items_per_task=2,
             natural_speech=False,
             pool_sources=['qasper', 'drop'],
+            pool_max_words=40,
             workers=1,
         ),
         model=dict(
@@ -320,6 +322,7 @@ RANGES = {
     'stage2.budget_unit': _one_of('seconds', 'texts'),
     'stage2.voices': _VOICES,
     'stage2.max_cer': _gt(0),
+    'stage2.cer_spans': _POS,
     'stage2.synthetic_share': _within(0, 1),
     'stage2.steps': _POS,
     'stage2.warmup_steps': _NONNEG,

@@ -103,7 +103,7 @@ def task_items(d, task: str) -> int:
     "Items of `task` a `DataConfig` asks for: `d.task_items[task]`, else `d.items_per_task` (0 = all)."
     return d.task_items.get(task, d.items_per_task)
 
-
+# %% ../nbs/04_data.ipynb #d757c542
 def seeded_prefix(n_items: int, n: int | None, seed: int) -> list:
     "The first `n` indices of a seeded permutation of `range(n_items)`: a larger `n` extends a smaller one."
     idx = list(range(n_items))

@@ -12,7 +12,8 @@ from .plots import plot_accuracy, plot_m_vs_speech
 from .runs import finite_or_none, read_json, read_jsonl, write_json
 
 # %% auto #0
-__all__ = ['READINGS', 'load_scores', 'paired_gap', 'write_report', 'report_markdown', 'compare_reports']
+__all__ = ['READINGS', 'load_scores', 'paired_gap', 'write_report', 'report_markdown', 'compare_reports', 'paired_difference',
+           'paired_comparison']
 
 # %% ../nbs/report.ipynb #33f50df2
 READINGS = {
@@ -194,4 +195,70 @@ def compare_reports(
         (out / 'comparison.md').write_text(md)
         write_json(out / 'comparison.json', finite_or_none(rows))
         plot_m_vs_speech(rows, out / 'm_vs_speech.png')
+    return md
+
+# %% ../nbs/report.ipynb #cf06d30f
+def paired_difference(
+    a_dir: str | Path,  # evaluation folder of run a
+    b_dir: str | Path,  # evaluation folder of run b (the same items)
+    reading: str | None = None,  # e.g. 'speech@piper:joe'; default: the first speech reading both have
+    metric: str | None = None,  # 'acc' or 'acc_norm'; default: a's `eval.metric`
+) -> dict:
+    "Per task and on average: accuracy of a − b on the items both scored, with a 95% bootstrap CI."
+    a_dir, b_dir = Path(a_dir), Path(b_dir)
+    cfg = load_config(a_dir / 'config.yaml')
+    metric = metric or cfg.eval.metric
+    sa, sb = load_scores(a_dir, cfg.data.tasks), load_scores(b_dir, cfg.data.tasks)
+    if reading is None:
+        both = {n for r in sa.values() for n in r} & {n for r in sb.values() for n in r}
+        if not (speech := sorted(n for n in both if n.startswith('speech@'))):
+            raise ValueError(f"{a_dir} and {b_dir} have no speech reading in common")
+        reading = speech[0]
+    diffs = {
+        t: paired_gap(sa[t][reading], sb[t][reading], metric)
+        for t in sa
+        if reading in sa[t] and reading in sb.get(t, {})
+    }
+    ci = lambda groups: bootstrap_ci(groups, cfg.eval.bootstrap, cfg.eval.seed)
+    return dict(
+        reading=reading,
+        metric=metric,
+        tasks={t: dict(n=len(d), diff=ci([d])) for t, d in diffs.items()},
+        average=dict(n=sum(map(len, diffs.values())), diff=ci(list(diffs.values()))),
+    )
+
+# %% ../nbs/report.ipynb #8311a36f
+def _signed(ci) -> str:
+    if ci is None or ci[0] is None or math.isnan(ci[0]):
+        return '–'
+    star = ' *' if ci[1] > 0 or ci[2] < 0 else ''
+    return f'{100 * ci[0]:+.1f} [{100 * ci[1]:+.1f}, {100 * ci[2]:+.1f}]{star}'
+
+
+def paired_comparison(
+    dirs: dict,  # {label: evaluation folder}, the reference first (e.g. active, uniform, control, Stage I)
+    out_dir: str | Path | None = None,  # where paired_comparison.md/json go
+) -> str:
+    "Speech accuracy per task of each run and the paired difference of the first run against each other one."
+    (ref, ref_dir), others = next(iter(dirs.items())), list(dirs.items())[1:]
+    diffs = {lab: paired_difference(ref_dir, d) for lab, d in others}
+    reps = {lab: read_json(Path(d) / 'report.json') for lab, d in dirs.items()}
+    reading, m = (next(iter(diffs.values()))['reading'], reps[ref]['metric']) if diffs else (None, reps[ref]['metric'])
+    cols = [f'Speech: {lab}' for lab in dirs] + [f'{ref} − {lab}' for lab, _ in others]
+    lines = [f'| Task | n | ' + ' | '.join(cols) + ' |', '|---|---:|' + '---:|' * len(cols)]
+    for task in list(reps[ref]['tasks']) + ['average']:
+        row = lambda r: r['average'] if task == 'average' else r['tasks'].get(task, {})
+        n = row(reps[ref]).get(reading, {}).get('n', 0)
+        cells = [_fmt(row(r).get(reading, {}).get(m)) for r in reps.values()]
+        cells += [
+            _signed((d['average'] if task == 'average' else d['tasks'].get(task, {})).get('diff'))
+            for d in diffs.values()
+        ]
+        lines.append(f"| {'**Average**' if task == 'average' else task} | {n} | " + ' | '.join(cells) + ' |')
+    md = '\n'.join(lines) + f'\n\n{reading}, `{m}` in %, 95% bootstrap CI; * = the paired interval excludes 0.\n'
+    if out_dir:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / 'paired_comparison.md').write_text(md)
+        write_json(out / 'paired_comparison.json', finite_or_none(dict(reference=ref, differences=diffs)))
     return md

@@ -267,6 +267,7 @@ def eval_ref(tmp_path_factory):
 @pytest.mark.parametrize('where', [(salad.evaluate, 'transcribe_cached'), (salad.stages, 'broad_probe'),
                                    (salad.stages, 'write_report')], ids=lambda w: w[1])
 def test_evaluation_killed_then_rerun(where, eval_ref, tmp_path, monkeypatch):
+    monkeypatch.setattr(salad.stages, 'shared_score_key', lambda *a: None)  # rescore: the kill must be reached
     _kill_on(monkeypatch, *where)
     with pytest.raises(Killed): salad.stages.evaluate_target(EVAL, 'base', tmp_path/'e', progress=False)
     monkeypatch.undo()

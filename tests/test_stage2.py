@@ -1,0 +1,108 @@
+"""Stage II on the tiny preset: killed at several points and rerun, it ends where an uninterrupted run ends,
+without redoing finished synthesis; the selection is deterministic and never picks a forbidden text."""
+import json
+from pathlib import Path
+import numpy as np, pytest
+import salad.data, salad.selection, salad.stages, salad.train as dist
+from salad.config import get_config
+from salad.runs import read_json, read_jsonl
+from test_reliability import Killed, _kill_on, _same_weights, _strip
+
+CFG = get_config('tiny')
+
+@pytest.fixture(scope='module')
+def stage1_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp('s2')
+    salad.data.build_data(CFG, root/'data', progress=False)
+    salad.stages.stage1(CFG, root/'stage1', root/'data', progress=False)
+    return root
+
+@pytest.fixture(scope='module')
+def stage2_ref(stage1_run):
+    run = stage1_run/'ref'
+    return run, salad.stages.stage2(CFG, run, stage1_run/'stage1', stage1_run/'data', progress=False)
+
+def _audio_files():
+    return set((salad.stages.salad_home() / 'audio').rglob('*.flac'))
+
+KILLS = {  # where a Stage II run dies: (object, function, nth call, after running it)
+    'after the selection synthesized its picks': (salad.stages, 'take_budget', 1, True),
+    'after a training checkpoint': (dist, 'save_checkpoint', 1, True),
+    'after training, measuring M per cluster': (salad.stages, 'cluster_misalignment', 1, False),  # the probe's M is shared
+}
+
+@pytest.mark.slow
+@pytest.mark.parametrize('where', list(KILLS))
+def test_stage2_killed_then_rerun_equals_uninterrupted(where, stage1_run, stage2_ref, tmp_path, monkeypatch):
+    ref_run, ref = stage2_ref
+    obj, name, nth, after = KILLS[where]
+    _kill_on(monkeypatch, obj, name, nth, after)
+    with pytest.raises(Killed):
+        salad.stages.stage2(CFG, tmp_path/'run', stage1_run/'stage1', stage1_run/'data', progress=False)
+    monkeypatch.undo()
+    assert not (tmp_path/'run'/'steps'/'after.json').exists()
+    before = _audio_files()
+    res = salad.stages.stage2(CFG, tmp_path/'run', stage1_run/'stage1', stage1_run/'data', progress=False)
+    assert _audio_files() == before  # nothing synthesized again: the picks' speech was cached
+    assert _strip(res) == _strip(ref)
+    assert [p['id'] for p in read_jsonl(tmp_path/'run'/'picks.jsonl')] == [p['id'] for p in read_jsonl(ref_run/'picks.jsonl')]
+    _same_weights(ref_run/'final'/'trainable.safetensors', tmp_path/'run'/'final'/'trainable.safetensors')
+
+@pytest.mark.slow
+def test_selection_never_picks_forbidden_texts(stage1_run, stage2_ref):
+    "No pick is an evaluation-probe text, a cluster-probe text, a Stage I text or holds a benchmark question."
+    run, _ = stage2_ref
+    pool = salad.data.load_data(stage1_run/'data', 'pool')
+    eligible = salad.stages.eligible_texts(CFG, pool, stage1_run/'data')
+    held = set(salad.data.split_pool(pool, CFG.eval.probe_passages, CFG.eval.probe_seed)[0]['id'])
+    probed = {pool['id'][i] for c in read_json(run/'probe.json')['clusters'] for i in c['probe']}
+    idx = {pid: i for i, pid in enumerate(pool['id'])}
+    picks = read_jsonl(run/'picks.jsonl')
+    assert picks and all(eligible[idx[p['id']]] for p in picks)
+    assert not {p['id'] for p in picks} & (held | probed)
+    assert not eligible[[idx[h] for h in held]].any()
+    # a pool text copied from the Stage I corpus is never eligible
+    stage1_text = salad.data.load_data(stage1_run/'data', 'stage1')['text'][0]
+    fake = pool.add_item(dict(id='pool-fake', text=stage1_text, source='drop'))
+    assert not salad.stages.eligible_texts(CFG, fake, stage1_run/'data')[-1]
+
+@pytest.mark.slow
+def test_cluster_over_cer_threshold_is_dropped(stage1_run, stage2_ref, tmp_path):
+    "A CER threshold below every cluster's probe CER drops them all: nothing can be picked, and it says so."
+    run, _ = stage2_ref
+    cers = [c['cer'] for c in read_json(run/'probe.json')['clusters']]
+    cut = sorted(cers)[-1] - 1e-9  # drops the worst cluster only
+    cfg = get_config('tiny', {'stage2': {'max_cer': cut}})
+    salad.stages.stage2(cfg, tmp_path/'r', stage1_run/'stage1', stage1_run/'data', progress=False)
+    sel = read_json(tmp_path/'r'/'selection.json')
+    worst = int(np.argmax(cers))
+    assert list(sel['dropped']) == [str(worst)] and not sel['clusters'][worst]['kept']
+    assert sel['clusters'][worst]['P_target'] == 0 and all(p['cluster'] != worst for p in read_jsonl(tmp_path/'r'/'picks.jsonl'))
+
+@pytest.mark.parametrize('mode', ['lora', 'full'])
+def test_stage2_training_path_trains_lora_and_full(mode, tmp_path):
+    "Stage II's training path with a trained LLM: pre-decay weights in, the mix (+ replay), LR to 0, teacher fixed."
+    import torch
+    from salad.runs import load_tensors
+    from salad.testing import synthetic_examples, tiny_speech_lm
+    cfg = get_config('tiny', {'model': {'llm_training': mode}, 'train': {'replay_share': 0.3}})
+    ex = synthetic_examples(12, 64, 12)
+    replay = [[dict(kind='text', ids=e[0]['ids'] * 3)] for e in ex]
+    dist.train_stage(cfg, tiny_speech_lm(cfg), ex, tmp_path/'s1', replay=replay, progress=False)  # a tiny Stage I
+    ck = salad.stages.pre_decay_checkpoint(tmp_path/'s1')
+    assert ck.name == 'step-000005'
+    model = tiny_speech_lm(cfg)
+    model.load_state_dict(load_tensors(ck/'model'/'trainable.safetensors'), strict=False)
+    start = {k: v.clone() for k, v in model.trainable_state_dict().items()}
+    assert any(('lora' in k) if mode == 'lora' else k.startswith('llm.') for k in start)
+    probe = [e for e in ex[:2]]
+    from salad.adapter import collate_interleaved
+    batch = collate_interleaved(probe, model.cfg.stack)
+    teacher = model.teacher_logits(batch)
+    mixed = salad.stages.mix_examples([ex[:8], ex[8:]], [0.5, 0.5], seed=0)
+    res = dist.train_stage(salad.stages.stage2_train_config(cfg), model, mixed, tmp_path/'s2', replay=replay, progress=False)
+    assert res['step'] == cfg.stage2.steps and res['lr'] == 0.0  # decayed to 0
+    end = model.trainable_state_dict()
+    moved = [k for k in start if not torch.equal(start[k], end[k])]
+    assert any(not k.startswith('adapter.') for k in moved), moved  # the LLM (LoRA or full) trained too
+    assert torch.allclose(model.teacher_logits(batch), teacher)  # the teacher is the original LLM throughout
