@@ -320,8 +320,10 @@ def speak_passages(
     rows = []
     for i, p in enumerate(plan):
         paths = [str(audio.get((i, j)) or '') for j in range(len(p['spans']))]
-        if any(k == 'speech' and not a for (k, _), a in zip(p['spans'], paths)):
-            continue
+        if 'speech' not in (k for k, _ in p['spans']) or any(
+            k == 'speech' and not a for (k, _), a in zip(p['spans'], paths)
+        ):
+            continue  # nothing spoken, or a span that could not be
         kinds, texts = [k for k, _ in p['spans']], [t for _, t in p['spans']]
         secs = sum(sf.info(a).duration for a in paths if a)
         rows.append(

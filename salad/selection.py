@@ -228,8 +228,9 @@ def probe_indices(
     eligible: np.ndarray,  # bool (N,): texts that may be used (not the evaluation probe, no Stage I text)
     per_cluster: int,  # probe texts per cluster
     seed: int = 0,
+    spare: int = 0,  # extra candidates per cluster, in case some cannot be spoken
 ) -> dict:
-    "{cluster: sorted pool indices}: a seeded choice of `per_cluster` eligible texts of each cluster."
+    "{cluster: pool indices}: a seeded order of `per_cluster` (+ up to `spare`) eligible texts of each cluster."
     rng, out = np.random.default_rng([seed, 17]), {}
     for c in range(int(labels.max()) + 1):
         members = np.flatnonzero((labels == c) & eligible)
@@ -238,7 +239,7 @@ def probe_indices(
                 f"cluster {c} has {len(members)} usable texts, fewer than stage2.probe_per_cluster={per_cluster}: "
                 "use fewer clusters (stage2.clusters) or a larger pool"
             )
-        out[c] = sorted(rng.choice(members, per_cluster, replace=False).tolist())
+        out[c] = rng.choice(members, min(len(members), per_cluster + spare), replace=False).tolist()
     return out
 
 

@@ -318,13 +318,8 @@ def _stage2_steps(cfg: SaladConfig, run_dir: Path, stage1_dir, data_dir, force: 
         'eval.probe_passages',
         'eval.probe_seed',
     ]
-    probe = Step(
-        run_dir,
-        'probe',
-        dict(cluster=cluster.fingerprint, start=start, **config_view(cfg, keys)),
-        ('probe.json',),
-        force,
-    )
+    probe_deps = dict(cluster=cluster.fingerprint, start=start, format=2, **config_view(cfg, keys))
+    probe = Step(run_dir, 'probe', probe_deps, ('probe.json',), force)
     select = None
     if s2.synthetic_share > 0:
         keys = ['stage2.gamma', 'stage2.budget', 'stage2.budget_unit', 'stage2.max_cer']
@@ -373,8 +368,8 @@ def _cluster_step(step: Step, cfg: SaladConfig, run_dir: Path, pool, x: np.ndarr
     return np.load(run_dir / 'clusters.npz')['labels']
 
 # %% ../nbs/11_stages.ipynb #7d1495a2
-def _spoken_clusters(cfg: SaladConfig, pool, idx: dict, home, progress: bool) -> dict:
-    "{cluster: spoken rows} of the pool texts `idx` ({cluster: indices}), in the Stage II voices."
+def _spoken_clusters(cfg: SaladConfig, pool, idx: dict, home, progress: bool) -> tuple:
+    "({cluster: the first `probe_per_cluster` texts of `idx` that could be spoken}, {cluster: their rows})."
     flat = [(c, i) for c, ii in idx.items() for i in ii]
     rows = speak_passages(
         [(pool['id'][i], pool['text'][i]) for _, i in flat],
@@ -384,28 +379,27 @@ def _spoken_clusters(cfg: SaladConfig, pool, idx: dict, home, progress: bool) ->
         cfg.data.workers,
         progress,
     )
-    by_id, out = {r['id']: r for r in rows}, {}
+    by_id, kept, out = {r['id']: r for r in rows}, {}, {}
     for c, i in flat:
-        if pool['id'][i] in by_id:
+        if pool['id'][i] in by_id and len(kept.get(c, [])) < cfg.stage2.probe_per_cluster:
+            kept.setdefault(c, []).append(i)
             out.setdefault(c, []).append(by_id[pool['id'][i]])
     for c in idx:
         if len(out.get(c, [])) < 2:
             raise ValueError(f"cluster {c}: fewer than 2 of its probe texts could be spoken (the control needs two)")
-    return out
+    return kept, out
 
 
-def _probe_examples(cfg, pool, probe: dict, tok, feats, home, progress) -> dict:
-    "{cluster: interleaved examples} of the cluster probes recorded in `probe.json`."
-    idx = {int(c['cluster']): c['probe'] for c in probe['clusters']}
-    rows = _spoken_clusters(cfg, pool, idx, home, progress)
-    return {c: prepare_examples(r, tok, feats, False) for c, r in rows.items()}
+def _probe_examples(probe: dict, tok, feats) -> dict:
+    "{cluster: interleaved examples} of the spoken cluster probes recorded in `probe.json` (the same spans and audio)."
+    return {c['cluster']: prepare_examples(c['rows'], tok, feats, False) for c in probe['clusters']}
 
 # %% ../nbs/11_stages.ipynb #f6d49a00
 def _measure_probe(cfg: SaladConfig, pool, labels, eligible, model, tok, feats, home, progress) -> dict:
     "Speak `probe_per_cluster` texts per cluster; M(c) with its control, and the CER of `cer_spans` spans each."
     s2 = cfg.stage2
-    idx = probe_indices(labels, eligible, s2.probe_per_cluster, s2.seed)
-    rows = _spoken_clusters(cfg, pool, idx, home, progress)
+    cand = probe_indices(labels, eligible, s2.probe_per_cluster, s2.seed, spare=s2.probe_per_cluster)
+    idx, rows = _spoken_clusters(cfg, pool, cand, home, progress)
     m = cluster_misalignment(model, {c: prepare_examples(r, tok, feats, False) for c, r in rows.items()}, progress)
     spans = {  # the first `cer_spans` spoken spans of each cluster's probe go through the ASR
         c: [(t, a) for r in rs for k, t, a in zip(r['span_kinds'], r['span_texts'], r['span_audio']) if k == 'speech']
@@ -419,15 +413,9 @@ def _measure_probe(cfg: SaladConfig, pool, labels, eligible, model, tok, feats, 
     cer = cluster_cer({c: [t for t, _ in spans[c]] for c in spans}, hyps)
     words = sum(len(pool['text'][i].split()) for ii in idx.values() for i in ii)
     secs = sum(r['seconds'] for rs in rows.values() for r in rs)
+    keys = ('id', 'voice', 'span_kinds', 'span_texts', 'span_audio', 'seconds')
     clusters = [
-        dict(
-            cluster=c,
-            probe=idx[c],
-            ids=[r['id'] for r in rows[c]],
-            seconds=sum(r['seconds'] for r in rows[c]),
-            cer=cer[c],
-            **m[c],
-        )
+        dict(cluster=c, probe=idx[c], rows=[{k: r[k] for k in keys} for r in rows[c]], cer=cer[c], **m[c])
         for c in sorted(idx)
     ]
     return finite_or_none(dict(voices=s2.voices, asr=cfg.eval.asr, seconds_per_word=secs / words, clusters=clusters))
@@ -655,7 +643,7 @@ def stage2(
         _select_step(s['select'], cfg, run_dir, pool, labels, eligible, probe, home, progress) if s['select'] else []
     )
     last = _stage2_train(cfg, s, run_dir, model, train1, picks, replay, probe1, tok, feats, home, progress, force)
-    after = cluster_misalignment(model, _probe_examples(cfg, pool, probe, tok, feats, home, progress), progress)
+    after = cluster_misalignment(model, _probe_examples(probe, tok, feats), progress)
     out = dict(last, **alignment_metrics(model, probe1), **_stage2_accounting(probe, after, picks, s, data_dir, t0))
     write_json(run_dir / 'metrics.json', finite_or_none(out))
     return s['after'].finish(out)

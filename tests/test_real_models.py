@@ -66,6 +66,14 @@ def test_stage1_notebook_runs_under_papermill(tmp_path):
     assert m['teacher_cache_hits'] + m['teacher_cache_misses'] == 6 * 2  # every batch's KD read the teacher's top-8 cache
     assert m['align_steps'] == 4 and m['M_aligned'] > 0 and 'M_next_aligned' in m and (tmp_path/'run'/'align'/'model').exists()
     assert (tmp_path/'run'/'stage1.png').exists() and (tmp_path/'run'/'final'/'trainable.safetensors').exists()
+    # Stage II (active arm) continues it through its own notebook
+    r = subprocess.run([sys.executable, '-m', 'papermill', str(ROOT/'nbs/experiments/stage2.ipynb'), str(tmp_path/'s2.ipynb'),
+                        '-k', 'python3', '-p', 'preset', 'tiny', '-p', 'stage1_dir', str(tmp_path/'run'),
+                        '-p', 'run_dir', str(tmp_path/'s2'), '--cwd', str(ROOT/'nbs/experiments')], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    m2 = json.loads((tmp_path/'s2'/'metrics.json').read_text())
+    assert m2['selected_texts'] == 4 and m2['start_checkpoint'] == 'step-000005' and len(m2['clusters']) == 3
+    assert (tmp_path/'s2'/'selection.png').exists() and (tmp_path/'s2'/'cluster_m.png').exists()
     # the trained tiny run and the untrained base, evaluated side by side through the evaluation notebook
     ev = tmp_path/'eval'
     r = subprocess.run([sys.executable, '-m', 'papermill', str(ROOT/'nbs/experiments/evaluate.ipynb'), str(tmp_path/'ev.ipynb'), '-k', 'python3',
