@@ -48,7 +48,7 @@ def test_two_process_ddp_equals_one_process_with_the_whole_batch(tmp_path):
     for k in r0:
         assert torch.equal(r0[k], r1[k]), k  # the replicas stay identical
         assert torch.allclose(r0[k], one[k], atol=1e-5), (k, (r0[k] - one[k]).abs().max())  # = one process, batch 2b
-    first = load_file(tmp_path/'ddp'/'checkpoints'/'step-000002'/'model'/'trainable.safetensors')
-    assert any(not torch.equal(first[k], r0[k]) for k in r0)  # and the weights did move between steps 2 and 4
+    first = load_file(tmp_path/'ddp'/'checkpoints'/'step-000003'/'model'/'trainable.safetensors')  # pre-decay: kept
+    assert any(not torch.equal(first[k], r0[k]) for k in r0)  # and the weights did move between steps 3 and 4
     m = json.loads((tmp_path/'ddp'/'metrics.json').read_text())
     assert m['step'] == 4 and (tmp_path/'ddp'/'checkpoints'/'step-000004'/'model'/'trainable.safetensors').exists()

@@ -70,7 +70,7 @@ def test_safe_resume_follows_the_config_in_force(tmp_path, monkeypatch):
     assert steps == sorted(set(steps)) == list(range(1, 13)), steps  # no step logged twice after the resume
 
 def test_steps_change_after_decay_started_is_refused(tmp_path, monkeypatch):
-    _kill_on(monkeypatch, dist, 'save_checkpoint', nth=3, after=True)  # killed after step 9: inside the decay (8..10)
+    _kill_on(monkeypatch, dist, 'save_checkpoint', nth=4, after=True)  # saves 3, 6, 8 (pre-decay), 9: killed in the decay
     with pytest.raises(Killed): _train(CFG, tmp_path/'run')
     monkeypatch.undo()
     more = get_config('tiny', {'train': {'steps': 20, 'checkpoint_every': 3}})
