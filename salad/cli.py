@@ -12,8 +12,9 @@ from .synthesis import check_voice, list_voices, synthesize
 from .metrics import word_error_rate
 from .config import ConfigError, get_config, load_config, PRESETS
 from .data import build_data
-from .report import compare_reports, paired_comparison, report_markdown
-from .runs import resolve_target
+from .plots import plot_cluster_m
+from .report import cluster_m_summary, compare_reports, paired_comparison, report_markdown
+from .runs import read_json, resolve_target
 from .stages import evaluate_target, stage1, stage2
 import yaml
 
@@ -187,6 +188,11 @@ def _cmd_compare(a):
     print(compare_reports(list(dirs.values()), out, labels=list(dirs)))
     print(paired_comparison(dirs, out))
     print(f"written to {out / 'comparison.md'} and {out / 'paired_comparison.md'}")
+    if a.stage2:  # M per cluster before and after each Stage II run
+        runs = {Path(r).name: read_json(Path(r) / 'metrics.json') for r in a.stage2}
+        (out / 'cluster_m.md').write_text(md := cluster_m_summary(runs))
+        print(md)
+        print(f"and {plot_cluster_m(runs, out / 'cluster_m.png')}")
 
 # %% ../nbs/12_cli.ipynb #d6a8f2be
 def _cmd_evaluate(a):
@@ -271,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser('compare', help='evaluation folders side by side, with paired differences against the first')
     s.add_argument('dirs', nargs='+', help='evaluation folders (runs/<preset>/eval/<label>), the reference first')
     s.add_argument('--out', default=None, help='where the tables go (default: the first folder\'s parent)')
+    s.add_argument('--stage2', nargs='*', default=[], help='Stage II run folders: M per cluster before/after')
     s.set_defaults(func=_cmd_compare)
     s = sub.add_parser('evaluate', help='text, speech and cascade accuracy, the gap, F and M: a report per target')
     s.add_argument(

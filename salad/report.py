@@ -13,7 +13,7 @@ from .runs import finite_or_none, read_json, read_jsonl, write_json
 
 # %% auto #0
 __all__ = ['READINGS', 'load_scores', 'paired_gap', 'write_report', 'report_markdown', 'compare_reports', 'paired_difference',
-           'paired_comparison']
+           'paired_comparison', 'cluster_m_summary']
 
 # %% ../nbs/report.ipynb #33f50df2
 READINGS = {
@@ -262,3 +262,25 @@ def paired_comparison(
         (out / 'paired_comparison.md').write_text(md)
         write_json(out / 'paired_comparison.json', finite_or_none(dict(reference=ref, differences=diffs)))
     return md
+
+# %% ../nbs/report.ipynb #a2baeff6
+def cluster_m_summary(
+    runs: dict,  # {label: a Stage II metrics.json dict}
+    top: int = 8,  # the clusters with the highest M before
+) -> str:
+    "Markdown: mean M(c) before and after each run, on the `top` most misaligned clusters and on the rest."
+    first = next(iter(runs.values()))['clusters']
+    order = sorted(range(len(first)), key=lambda i: -first[i]['M_before'])
+    groups = {f'top {top} by M before': order[:top], f'other {len(order) - top}': order[top:]}
+    mean = lambda cl, idx, k: sum(cl[i][k] for i in idx) / len(idx)
+    lines = [
+        '| clusters | M before | ' + ' | '.join(f'M after: {lab} (control)' for lab in runs) + ' |',
+        '|---|---:|' + '---:|' * len(runs),
+    ]
+    for name, idx in groups.items():
+        cells = [
+            f"{mean(m['clusters'], idx, 'M_after'):.3f} ({mean(m['clusters'], idx, 'M_mismatched_after'):.3f})"
+            for m in runs.values()
+        ]
+        lines.append(f"| {name} | {mean(first, idx, 'M_before'):.3f} | " + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) + '\n'

@@ -106,3 +106,36 @@ def test_stage2_training_path_trains_lora_and_full(mode, tmp_path):
     moved = [k for k in start if not torch.equal(start[k], end[k])]
     assert any(not k.startswith('adapter.') for k in moved), moved  # the LLM (LoRA or full) trained too
     assert torch.allclose(model.teacher_logits(batch), teacher)  # the teacher is the original LLM throughout
+
+def _fake_eval(d: Path, correct: dict):
+    "An evaluation folder whose speech reading is right on the items marked 1 ({task: [0/1 per item]})."
+    from salad.config import save_config
+    from salad.evaluate import mc_metrics
+    from salad.report import write_report
+    from salad.runs import write_jsonl
+    cfg = get_config('tiny', {'eval': {'bootstrap': 200}})
+    (d/'scores').mkdir(parents=True)
+    save_config(cfg, d/'config.yaml')
+    (d/'target.json').write_text(json.dumps(dict(target=d.name, llm='x', encoder='y', encoder_mode='unpadded',
+                                                 adapter='stack_mlp', llm_training='frozen')))
+    for t, ok in correct.items():
+        s = [[0.0, -1.0] if c else [-1.0, 0.0] for c in ok]
+        write_jsonl(d/'scores'/f'{t}.speech@flite:slt.jsonl',
+                    [dict(id=f'{t}{i}', gold=0, scores=x, **mc_metrics(x, [' a', ' b'], 0)) for i, x in enumerate(s)])
+    write_report(d, cfg)
+
+def test_salad_compare_writes_paired_and_cluster_tables(tmp_path, capsys):
+    from salad.cli import main
+    _fake_eval(tmp_path/'active', {'arc_easy': [1] * 30 + [0] * 10, 'piqa': [1, 0] * 20})
+    _fake_eval(tmp_path/'uniform', {'arc_easy': [1] * 20 + [0] * 20, 'piqa': [1, 0] * 20})
+    for arm, drop in (('s2-active', 0.3), ('s2-uniform', 0.1)):
+        (tmp_path/arm).mkdir()
+        (tmp_path/arm/'metrics.json').write_text(json.dumps(dict(clusters=[
+            dict(cluster=c, M_before=1.0 + c, M_mismatched_before=2.0, M_after=1.0 + c - drop, M_mismatched_after=2.0)
+            for c in range(10)])))
+    main(['compare', str(tmp_path/'active'), str(tmp_path/'uniform'), '--out', str(tmp_path/'cmp'),
+          '--stage2', str(tmp_path/'s2-active'), str(tmp_path/'s2-uniform')])
+    out = capsys.readouterr().out
+    assert '| arc_easy | 40 |' in out and '+25.0' in out and (tmp_path/'cmp'/'paired_comparison.md').exists()
+    assert '| top 8 by M before | 6.500 | 6.200 (2.000) | 6.400 (2.000) |' in (tmp_path/'cmp'/'cluster_m.md').read_text()
+    assert (tmp_path/'cmp'/'cluster_m.png').exists() and (tmp_path/'cmp'/'comparison.md').exists()
