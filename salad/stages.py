@@ -439,6 +439,14 @@ def _probe_step(
     return out
 
 # %% ../nbs/11_stages.ipynb #2da1ec4d
+def _check_sizes(s2, n: int):
+    "K and a budget in texts that the pool cannot hold are errors before any work."
+    if s2.clusters > n:
+        raise ValueError(f"stage2.clusters={s2.clusters} is larger than the pool ({n} texts)")
+    if s2.budget_unit == 'texts' and s2.budget > n:
+        raise ValueError(f"stage2.budget={s2.budget:g} texts is larger than the pool ({n} texts)")
+
+
 def _check_budget(s2, usable: np.ndarray, pool, seconds_per_word: float):
     "A budget larger than what can be picked is an error before any synthesis."
     n = int(usable.sum())
@@ -625,6 +633,7 @@ def stage2(
     for v in cfg.stage2.voices:
         check_voice(v)  # before any work
     _check_stage1_model(cfg, pre_decay_checkpoint(stage1_dir).parent.parent)
+    _check_sizes(cfg.stage2, len(load_data(data_dir, 'pool')))
     s = _stage2_steps(cfg, run_dir, stage1_dir, data_dir, force)
     for name in ('embed', 'cluster', 'probe', 'select', 'train', 'after'):  # refuse changed settings before loading
         if s[name] and s[name].done() is None:
