@@ -633,18 +633,19 @@ def stage2(
     for v in cfg.stage2.voices:
         check_voice(v)  # before any work
     _check_stage1_model(cfg, pre_decay_checkpoint(stage1_dir).parent.parent)
-    _check_sizes(cfg.stage2, len(load_data(data_dir, 'pool')))
+    ds = load_data(data_dir, 'pool')
+    _check_sizes(cfg.stage2, len(ds))
     s = _stage2_steps(cfg, run_dir, stage1_dir, data_dir, force)
     for name in ('embed', 'cluster', 'probe', 'select', 'train', 'after'):  # refuse changed settings before loading
         if s[name] and s[name].done() is None:
             break
     else:
         return s['after'].done()
-    pool = load_data(data_dir, 'pool')
+    pool = {k: ds[k] for k in ('id', 'text', 'source')}  # lists: indexing a Dataset column copies the column
     labels = _cluster_step(
         s['cluster'], cfg, run_dir, pool, _embed_step(s['embed'], cfg, run_dir, pool, home, progress)
     )
-    eligible = eligible_texts(cfg, pool, data_dir, home)
+    eligible = eligible_texts(cfg, ds, data_dir, home)
     probe1, train1, replay, stats, (llm, tok, enc) = _stage1_examples(cfg, data_dir, home, progress)
     model, feats = _stage2_model(cfg, s['checkpoint'], llm, enc), FeatureCache(salad_home(home) / 'features', enc)
     probe = _probe_step(s['probe'], cfg, run_dir, pool, labels, eligible, model, tok, feats, home, progress)
