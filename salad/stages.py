@@ -180,6 +180,25 @@ def _aligned_metrics(al: dict) -> dict:
     own = ('steps', 'seconds', 'spans', 'vocab', 'ctc', 'ctc_first')
     return {f'align_{k}' if k in own else f'{k}_aligned': v for k, v in al.items()}
 
+# %% ../nbs/11_stages.ipynb #62ec52ee
+def _distil(cfg: SaladConfig, model, examples, run_dir, replay, measure, inputs, home, progress, force) -> tuple:
+    "(final metrics, teacher cache or None): `train_stage` with the cached top-k teacher when `train.teacher_topk`."
+    t = cfg.train
+    tcache = TeacherCache(salad_home(home) / 'teacher', cfg.model.llm, t.teacher_topk) if t.teacher_topk else None
+    last = train_stage(
+        cfg,
+        model,
+        examples,
+        run_dir,
+        replay=replay,
+        progress=progress,
+        teacher_cache=tcache,
+        evaluate=measure,
+        inputs=inputs,
+        force=force,
+    )
+    return last, tcache
+
 # %% ../nbs/11_stages.ipynb #21afacf5
 def stage1(
     cfg: SaladConfig,  # data, model and train sections
@@ -208,19 +227,7 @@ def stage1(
     if s['align']:
         al = align_adapter(cfg, model, train_ex, run_dir, progress, evaluate=measure, inputs=s['base'], force=force)
         aligned = _aligned_metrics(al)
-    tcache = TeacherCache(salad_home(home) / 'teacher', cfg.model.llm, t.teacher_topk) if t.teacher_topk else None
-    last = train_stage(
-        cfg,
-        model,
-        train_ex,
-        run_dir,
-        replay=replay,
-        progress=progress,
-        teacher_cache=tcache,
-        evaluate=measure,
-        inputs=s['inputs'],
-        force=force,
-    )
+    last, tcache = _distil(cfg, model, train_ex, run_dir, replay, measure, s['inputs'], home, progress, force)
     out = dict(last, **m_before, **aligned, **alignment_metrics(model, probe), **stats, final_kd=last.get('kd'))
     if tcache:
         out.update(teacher_cache_hits=tcache.hits, teacher_cache_misses=tcache.misses)
@@ -579,21 +586,8 @@ def _stage2_train(
     if synth and tcfg.train.span_window:
         synth = window_examples(synth, tcfg.train.span_window, tcfg.train.span_window, bos_ids(tok))
     mixed = mix_examples([train1, synth], [1 - s2.synthetic_share, s2.synthetic_share], s2.seed)
-    t = tcfg.train
-    tcache = TeacherCache(salad_home(home) / 'teacher', cfg.model.llm, t.teacher_topk) if t.teacher_topk else None
     measure = lambda m: {k: v for k, v in alignment_metrics(m, probe1).items() if k != 'positions'}
-    last = train_stage(
-        tcfg,
-        model,
-        mixed,
-        run_dir,
-        replay=replay,
-        progress=progress,
-        teacher_cache=tcache,
-        evaluate=measure,
-        inputs=s['inputs'],
-        force=force,
-    )
+    last, _ = _distil(tcfg, model, mixed, run_dir, replay, measure, s['inputs'], home, progress, force)
     return dict(last, train_examples=len(mixed), synthetic_windows=len(synth), stage1_windows=len(train1))
 
 # %% ../nbs/11_stages.ipynb #b292a771
