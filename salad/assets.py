@@ -26,7 +26,8 @@ from transformers import (
 # %% auto #0
 __all__ = ['ASSET_FORMAT', 'REGISTRY', 'salad_home', 'AssetNotAvailable', 'package_dir', 'atomic_dir', 'read_ct2',
            'ct2_whisper_state_dict', 'ct2_whisper_config', 'convert_ct2_whisper', 'convert_gguf_llm', 'Asset',
-           'asset_dir', 'resolve', 'list_assets', 'load_model', 'load_llm', 'load_whisper']
+           'asset_dir', 'resolve', 'list_assets', 'load_model', 'load_llm', 'load_whisper', 'ct2_whisper_dir',
+           'load_asr']
 
 # %% ../nbs/01_assets.ipynb #445685ad
 def salad_home(
@@ -553,3 +554,64 @@ def load_llm(name: str = 'smollm2-135m', dtype=torch.float32, home=None) -> tupl
 def load_whisper(name: str = 'whisper-base', dtype=torch.float32, home=None) -> tuple:
     "A `WhisperForConditionalGeneration` and its `WhisperProcessor` (`load_model`)."
     return load_model(name, 'whisper', dtype, home)
+
+# %% ../nbs/01_assets.ipynb #0f6b0bc4
+def _ct2_whisper_base(home=None) -> Path:
+    "whisper-base's shipped CTranslate2 files, joined once into the cache."
+    out = salad_home(home) / 'assets' / 'whisper-base.ct2'
+    if not (out / 'model.bin').exists():
+        p1, p2 = REGISTRY['whisper-base'].source_dirs()
+        with atomic_dir(out) as tmp:
+            _concat([p1 / 'data' / 'model.bin.part1', p2 / 'data' / 'model.bin.part2'], tmp / 'model.bin')
+            for f in ('config.json', 'tokenizer.json', 'vocabulary.json'):
+                shutil.copy(p2 / 'data' / f, tmp / f)
+    return out
+
+
+def _is_ct2_whisper(d: Path) -> bool:
+    return (d / 'model.bin').exists() and (d / 'tokenizer.json').exists()
+
+
+def ct2_whisper_dir(name: str | Path = 'whisper-base', home=None) -> Path:
+    "A CTranslate2 Whisper folder for a registry name, a local folder or a hub repository."
+    if str(name) == 'whisper-base':
+        return _ct2_whisper_base(home)
+    if str(name) == 'whisper-tiny.en':
+        return REGISTRY['whisper-tiny.en'].source_dirs()[0] / 'model'
+    if _is_ct2_whisper(Path(name)):
+        return Path(name)
+    try:
+        from huggingface_hub import snapshot_download
+
+        d = Path(snapshot_download(str(name)))
+    except Exception as e:  # offline, unknown repository, or not a repository id at all
+        d, cause = None, e
+    if d is None or not _is_ct2_whisper(d):
+        raise AssetNotAvailable(
+            f"ASR {name!r} has no CTranslate2 Whisper files (model.bin + tokenizer.json) here: name "
+            f"whisper-base, whisper-tiny.en or a CTranslate2 folder, or set eval.asr_backend='hf' for a "
+            f"transformers Whisper" + (f" (cause: {cause})" if d is None else '')
+        )
+    return d
+
+# %% ../nbs/01_assets.ipynb #d6179c4f
+def load_asr(
+    name: str = 'whisper-base',  # registry name, local folder or hub id
+    backend: str = 'ct2',  # 'ct2' (CTranslate2: int8 on CPU, float16 on GPU) or 'hf' (transformers)
+    home=None,
+) -> tuple:
+    "(Whisper model, its tokenizer or processor) for `salad.audio.transcribe`."
+    if backend == 'hf':
+        return load_whisper(name, home=home)
+    if backend != 'ct2':
+        raise ValueError(f"unknown ASR backend {backend!r}: use 'ct2' or 'hf'")
+    import ctranslate2, tokenizers
+
+    path, gpu = ct2_whisper_dir(name, home), ctranslate2.get_cuda_device_count() > 0
+    model = ctranslate2.models.Whisper(
+        str(path),
+        device='cuda' if gpu else 'cpu',
+        compute_type='float16' if gpu else 'int8',
+        intra_threads=0 if gpu else torch.get_num_threads(),
+    )
+    return model, tokenizers.Tokenizer.from_file(str(path / 'tokenizer.json'))

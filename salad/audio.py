@@ -136,26 +136,45 @@ def log_mel(
     return (logs + 4.0) / 4.0
 
 # %% ../nbs/02_audio.ipynb #4af51868
+def _decode_hf(model, processor, feats: torch.Tensor, language: str | None) -> list:
+    "Greedy transformers decoding; a multilingual model detects the language when it is None."
+    multilingual = getattr(model.generation_config, 'is_multilingual', False)
+    kw = dict(language=language, task='transcribe') if multilingual and language else {}
+    ids = model.generate(feats.to(model.device, model.dtype), do_sample=False, num_beams=1, **kw)
+    return processor.batch_decode(ids, skip_special_tokens=True)
+
+
+def _decode_ct2(model, tok, feats: torch.Tensor, language: str | None) -> list:
+    "Greedy CTranslate2 decoding without timestamps; a multilingual model detects the language when it is None."
+    import ctranslate2
+
+    x = ctranslate2.StorageView.from_array(np.ascontiguousarray(feats.numpy()))
+    langs = [language] * len(feats)
+    if model.is_multilingual and not language:
+        langs = [r[0][0][2:-2] for r in model.detect_language(x)]  # '<|en|>' -> 'en'
+    head = lambda lang: [f'<|{lang}|>', '<|transcribe|>'] if model.is_multilingual else []
+    prompts = [[tok.token_to_id(t) for t in ['<|startoftranscript|>', *head(l), '<|notimestamps|>']] for l in langs]
+    res = model.generate(x, prompts, beam_size=1, max_length=448)
+    return [tok.decode(r.sequences_ids[0], skip_special_tokens=True) for r in res]
+
+
 @torch.no_grad()
 def transcribe(
-    model,  # a `WhisperForConditionalGeneration`
-    processor,  # its `WhisperProcessor`
+    model,  # a `WhisperForConditionalGeneration` or a `ctranslate2.models.Whisper` (`salad.assets.load_asr`)
+    processor,  # its `WhisperProcessor`, or the CTranslate2 model's `tokenizers.Tokenizer`
     wavs: list,  # 16 kHz mono clips; a clip over 30 s is transcribed in 30 s chunks, joined
     language: str | None = 'en',  # None lets a multilingual model detect it
     batch_size: int = 8,  # chunks per forward pass
 ) -> list:
     "Greedy Whisper transcripts of `wavs` (long clips chunked, never truncated)."
-    multilingual = getattr(model.generation_config, 'is_multilingual', False)
-    kw = dict(language=language, task='transcribe') if multilingual and language else {}
+    ct2 = type(model).__module__.startswith('ctranslate2')
+    decode, mels = (_decode_ct2, model.n_mels) if ct2 else (_decode_hf, model.config.num_mel_bins)
     n = 30 * 16000
     pieces = [(k, w[i : i + n]) for k, w in enumerate(wavs) for i in range(0, max(1, len(w)), n)]
     texts = []
     for i in range(0, len(pieces), batch_size):
-        feats = torch.stack(
-            [log_mel(w, model.config.num_mel_bins) for _, w in pieces[i : i + batch_size]]
-        )  # B, M, 3000
-        ids = model.generate(feats.to(model.device, model.dtype), do_sample=False, num_beams=1, **kw)
-        texts += [t.strip() for t in processor.batch_decode(ids, skip_special_tokens=True)]
+        feats = torch.stack([log_mel(w, mels) for _, w in pieces[i : i + batch_size]])  # B, M, 3000
+        texts += [t.strip() for t in decode(model, processor, feats, language)]
     out = [[] for _ in wavs]
     for (k, _), t in zip(pieces, texts):
         out[k].append(t)

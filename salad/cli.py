@@ -6,7 +6,7 @@
 from __future__ import annotations
 import argparse, json, os, re, sys, time
 from pathlib import Path
-from .assets import REGISTRY, AssetNotAvailable, list_assets, resolve, load_llm, load_whisper, salad_home
+from .assets import REGISTRY, AssetNotAvailable, list_assets, resolve, load_llm, load_asr, salad_home
 from .audio import transcribe
 from .synthesis import check_voice, list_voices, synthesize
 from .metrics import word_error_rate
@@ -58,7 +58,7 @@ def smoke_demo(
     wav = synthesize(sentence, voice)
     t_tts = time.time() - t0
     t0 = time.time()
-    whisper, proc = load_whisper(asr, home=home)
+    whisper, proc = load_asr(asr, home=home)
     t_asr_load = time.time() - t0
     t0 = time.time()
     (transcript,) = transcribe(whisper, proc, [wav])

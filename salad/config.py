@@ -143,6 +143,7 @@ class EvalConfig:
     modes: list = field(default_factory=lambda: ['text', 'speech', 'cascade'])  # ways to read each benchmark item
     voices: list = field(default_factory=list)  # evaluation voices; empty = [data.eval_voice] (the paper: one voice)
     asr: str = 'whisper-base'  # the cascade's ASR (paper: Whisper-large-v3)
+    asr_backend: str = 'ct2'  # 'ct2' (CTranslate2: int8 on CPU, float16 on GPU) or 'hf' (transformers)
     metric: str = 'acc_norm'  # headline accuracy: 'acc' (sum of log-probs) or 'acc_norm' (per option character)
     max_tokens: int = 2048  # few-shot examples are dropped (oldest first) until context + option fit
     batch_size: int = 8  # benchmark items per forward pass (all options of an item go together)
@@ -307,6 +308,7 @@ RANGES = {
     ),
     'eval.voices': ((lambda v: all(map(_voice, v))), "a list of 'engine:voice' names"),
     'eval.metric': _one_of('acc', 'acc_norm'),
+    'eval.asr_backend': _one_of('ct2', 'hf'),
     'eval.max_tokens': _ge(16),
     'eval.batch_size': _POS,
     'eval.probe_passages': ((lambda v: _num(v) and (v == 0 or v >= 2)), '0 (no probe) or >= 2 (the control needs two)'),

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 from .config import EvalConfig, SaladConfig
-from .assets import load_llm, load_whisper, salad_home
+from .assets import load_asr, load_llm, salad_home
 from .audio import load_audio, transcribe
 from .adapter import SpeechLM, bos_ids, collate_interleaved, load_speech_encoder, load_speech_lm
 from .cache import DiskCache, file_key
@@ -20,7 +20,7 @@ from .metrics import word_error_rate
 from .runs import resolve_target
 
 # %% auto #0
-__all__ = ['encode_pair', 'option_chars', 'mc_metrics', 'score_options', 'naive_scores', 'text_embeds', 'fit_shots', 'text_item',
+__all__ = ['encode_pair', 'option_chars', 'mc_metrics', 'score_options', 'plain_scores', 'text_embeds', 'fit_shots', 'text_item',
            'speech_spans', 'speech_embeds', 'original_llm', 'broad_probe', 'transcribe_cached', 'load_target',
            'read_text', 'read_speech', 'read_cascade', 'readings']
 
@@ -59,58 +59,82 @@ def _device(m):
     return next(m.parameters()).device
 
 
-def _left_padded(contexts: list, items: list, dev) -> tuple:
-    "The contexts of `items` left-padded into one batch: embeddings (B, L, H) and attention mask (B, L)."
-    L, H = max(contexts[i].shape[0] for i in items), contexts[items[0]].shape[1]
-    emb = torch.zeros(len(items), L, H, dtype=contexts[items[0]].dtype, device=dev)
-    mask = torch.zeros(len(items), L, dtype=torch.long, device=dev)
-    for b, i in enumerate(items):
-        n = contexts[i].shape[0]
-        emb[b, L - n :] = contexts[i].to(dev)
-        mask[b, L - n :] = 1
-    return emb, mask
+def _packed(llm, contexts: list, options: list, items: list, dev) -> tuple:
+    "Rows of context + all options, left-padded: embeddings (B, T, H), segments (0 context, j+1 option j, -1 pad), positions."
+    emb_fn, rows = llm.get_input_embeddings(), []
+    for i in items:
+        c, opts = contexts[i].to(dev), options[i]
+        ids = torch.tensor([t for o in opts for t in o], device=dev)
+        seg = [0] * len(c) + [j + 1 for j, o in enumerate(opts) for _ in o]
+        pos = list(range(len(c))) + [len(c) + k for o in opts for k in range(len(o))]
+        rows.append((torch.cat([c, emb_fn(ids).to(c.dtype)]), seg, pos))
+    T = max(len(s) for _, s, _ in rows)
+    emb = torch.zeros(len(rows), T, rows[0][0].shape[1], dtype=rows[0][0].dtype, device=dev)
+    seg = torch.full((len(rows), T), -1, dtype=torch.long, device=dev)
+    pos = torch.zeros(len(rows), T, dtype=torch.long, device=dev)
+    for b, (e, s, p) in enumerate(rows):
+        emb[b, T - len(s) :], seg[b, T - len(s) :], pos[b, T - len(s) :] = e, torch.tensor(s), torch.tensor(p)
+    return emb, seg, pos
 
 
-def _right_padded(rows: list, dev) -> tuple:
-    "Option token ids right-padded: ids (R, Lo) and mask (R, Lo)."
-    Lo = max(len(o) for _, o in rows)
-    ids = torch.zeros(len(rows), Lo, dtype=torch.long, device=dev)
-    om = torch.zeros_like(ids)
-    for r, (_, o) in enumerate(rows):
-        ids[r, : len(o)] = torch.tensor(o)
-        om[r, : len(o)] = 1
-    return ids, om
+def _option_mask(seg, pos, dtype, window: int | None = None) -> torch.Tensor:
+    "Additive (B, 1, T, T) mask: a token sees the earlier tokens of the context and of its own option."
+    T = seg.shape[1]
+    q, k = seg[:, :, None], seg[:, None, :]
+    ok = torch.ones(T, T, dtype=torch.bool, device=seg.device).tril() & (k >= 0) & ((k == 0) | (k == q))
+    if window:  # a sliding-window layer, in position space (as if the option followed the context alone)
+        ok &= (pos[:, :, None] - pos[:, None, :]) < window
+    ok |= torch.eye(T, dtype=torch.bool, device=seg.device)  # padding sees itself: no empty softmax row
+    return torch.zeros(ok.shape, dtype=dtype, device=seg.device).masked_fill_(~ok, torch.finfo(dtype).min)[:, None]
+
+
+def _attention_masks(llm, seg, pos, dtype):
+    "The mask the LLM takes: one tensor, or one per layer type when some layers attend in a sliding window."
+    cfg, m = llm.config.get_text_config(), _option_mask(seg, pos, dtype)
+    if 'sliding_attention' not in (getattr(cfg, 'layer_types', None) or []):
+        return m
+    return dict(full_attention=m, sliding_attention=_option_mask(seg, pos, dtype, cfg.sliding_window))
 
 # %% ../nbs/10_evaluate.ipynb #e411b886
+def _option_targets(options: list, items: list, keep: int) -> list:
+    "Per option token: its row, the kept position that predicts it, the token id and its option's number."
+    rows, prev, toks, opt, r = [], [], [], [], 0
+    for b, i in enumerate(items):
+        last = keep - sum(map(len, options[i])) - 1  # rows end with their options: the context's last token
+        start = last + 1
+        for o in options[i]:
+            rows += [b] * len(o)
+            prev += [last] + list(range(start, start + len(o) - 1))
+            toks += o
+            opt += [r] * len(o)
+            start, r = start + len(o), r + 1
+    return [torch.tensor(c) for c in (rows, prev, toks, opt)]
+
+
 def _score_batch(llm, contexts: list, options: list, items: list) -> torch.Tensor:
-    "Summed log-probs of all options of `items`: the contexts run once, their KV cache gathered per option."
+    "Summed log-probs of all options of `items`: one forward pass over the packed rows."
     dev = _device(llm)
-    emb, mask = _left_padded(contexts, items, dev)
-    res = llm(inputs_embeds=emb, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0), use_cache=True)
-    first = F.log_softmax(res.logits[:, -1].float(), -1)  # B, V: predicts every option's first token
-    rows = [(b, o) for b, i in enumerate(items) for o in options[i]]
-    idx = torch.tensor([b for b, _ in rows], device=dev)
-    cache = res.past_key_values
-    cache.batch_select_indices(idx)  # one copy of its context's cache per option
-    ids, om = _right_padded(rows, dev)
-    pos = mask[idx].sum(-1, keepdim=True) + torch.arange(ids.shape[1], device=dev)[None]
-    out = llm(input_ids=ids, attention_mask=torch.cat([mask[idx], om], 1), position_ids=pos, past_key_values=cache)
-    logp = F.log_softmax(out.logits.float(), -1)
-    rest = (logp[:, :-1].gather(-1, ids[:, 1:, None])[..., 0] * om[:, 1:]).sum(-1)  # tokens 2.. of each option
-    return first[idx, ids[:, 0]] + rest
+    emb, seg, pos = _packed(llm, contexts, options, items, dev)
+    keep = max(sum(map(len, options[i])) for i in items) + 1  # the last context token and every option token
+    mask = _attention_masks(llm, seg, pos, emb.dtype)
+    logits = llm(inputs_embeds=emb, attention_mask=mask, position_ids=pos, logits_to_keep=keep).logits
+    logp = F.log_softmax(logits.float(), -1)  # the plain scorer's kernel on the same logits: the same rounding
+    b, k, t, o = (x.to(dev) for x in _option_targets(options, items, keep))
+    return torch.zeros(int(o[-1]) + 1, dtype=torch.float64, device=dev).index_add_(0, o, logp[b, k, t].double())
 
 
 @torch.no_grad()
 def score_options(
     llm,  # a HF causal LM (or a peft wrapper of one)
     contexts: list,  # per item, the context as input embeddings (L, H)
-    options: list,  # per item, a list of option token-id lists
+    options: list,  # per item, a list of option token-id lists (each at least one token)
     batch_size: int = 8,  # items per forward pass
     progress: bool = False,
     desc: str = 'score',
 ) -> list:
     "Summed log-prob of every option's tokens after its item's context; per item, a list."
-    order = sorted(range(len(contexts)), key=lambda i: -contexts[i].shape[0])  # length-sorted batches
+    size = lambda i: contexts[i].shape[0] + sum(map(len, options[i]))
+    order = sorted(range(len(contexts)), key=lambda i: -size(i))  # batches of similar packed length
     out = [None] * len(contexts)
     for s in tqdm(range(0, len(order), batch_size), desc=desc, disable=not progress):
         items = order[s : s + batch_size]
@@ -121,12 +145,28 @@ def score_options(
 
 # %% ../nbs/10_evaluate.ipynb #2abd2040
 @torch.no_grad()
-def naive_scores(llm, context_ids: list, option_ids: list) -> list:
-    "Reference scores: one forward pass per (context + option), no batching or cache."
-    dev, out = _device(llm), []
-    for o in option_ids:
-        logp = F.log_softmax(llm(input_ids=torch.tensor([context_ids + o], device=dev)).logits[0].float(), -1)
-        out.append(sum(logp[len(context_ids) - 1 + j, t].item() for j, t in enumerate(o)))
+def plain_scores(
+    llm,  # a HF causal LM (or a peft wrapper of one)
+    contexts: list,  # per item, the context as input embeddings (L, H)
+    options: list,  # per item, a list of option token-id lists
+    batch_size: int = 32,  # sequences (context + one option) per forward pass
+) -> list:
+    "Baseline and reference: each context + option its own sequence, batched by length, full logits."
+    dev, emb_fn = _device(llm), llm.get_input_embeddings()
+    size = lambda s: contexts[s[0]].shape[0] + len(options[s[0]][s[1]])
+    seqs = sorted([(i, j) for i, o in enumerate(options) for j in range(len(o))], key=lambda s: -size(s))
+    out = [[None] * len(o) for o in options]
+    for s in range(0, len(seqs), batch_size):
+        chunk = seqs[s : s + batch_size]
+        emb = torch.zeros(len(chunk), size(chunk[0]), contexts[0].shape[1], dtype=contexts[0].dtype, device=dev)
+        mask = torch.zeros(emb.shape[:2], dtype=torch.long, device=dev)
+        for b, (i, j) in enumerate(chunk):
+            x = torch.cat([contexts[i].to(dev), emb_fn(torch.tensor(options[i][j], device=dev)).to(emb.dtype)])
+            emb[b, : len(x)], mask[b, : len(x)] = x, 1
+        logp = F.log_softmax(llm(inputs_embeds=emb, attention_mask=mask).logits.float(), -1)
+        for b, (i, j) in enumerate(chunk):
+            L, o = contexts[i].shape[0], torch.tensor(options[i][j], device=dev)
+            out[i][j] = logp[b, L - 1 : L - 1 + len(o)].gather(-1, o[:, None]).sum().item()
     return out
 
 
@@ -209,13 +249,15 @@ def transcribe_cached(
     home=None,
     batch_size: int = 8,
     progress: bool = True,
+    backend: str = 'ct2',  # 'ct2' or 'hf' (`salad.assets.load_asr`)
 ) -> list:
-    "Greedy Whisper transcripts of the clips, computed once per (clip, ASR)."
-    cache = DiskCache(salad_home(home) / 'transcripts', str(asr), '.txt')
+    "Greedy Whisper transcripts of the clips, computed once per (clip, ASR, backend)."
+    cache = DiskCache(salad_home(home) / 'transcripts', str(asr) if backend == 'hf' else f'{asr}+{backend}', '.txt')
     keys = [file_key(p) for p in paths]
     todo = [i for i, k in enumerate(keys) if k not in cache]
     if todo:
-        model, proc = load_whisper(asr, home=home)
+        model, proc = load_asr(asr, backend, home)
+        todo.sort(key=lambda i: Path(paths[i]).stat().st_size)  # similar lengths batch together
         for s in tqdm(range(0, len(todo), batch_size), desc=f'asr {asr}', disable=not progress):
             chunk = todo[s : s + batch_size]
             for i, t in zip(
@@ -284,7 +326,7 @@ def read_cascade(
     llm, ctx, tok, rows: list, voice: str, e: EvalConfig, home=None, desc: str = 'cascade', progress: bool = False
 ) -> list:
     "Score `rows` read as the ASR's transcript of their speech in `voice`; keeps transcripts and WER."
-    hyp = transcribe_cached([r['audio'][voice] for r in rows], e.asr, home, progress=progress)
+    hyp = transcribe_cached([r['audio'][voice] for r in rows], e.asr, home, progress=progress, backend=e.asr_backend)
     ti = [text_item(tok, r, e.max_tokens, spoken=h) for r, h in zip(rows, hyp)]
     with ctx:
         sc = score_options(

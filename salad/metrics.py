@@ -5,14 +5,15 @@
 # %% ../nbs/08_metrics.ipynb #41b821d2
 from __future__ import annotations
 import re, unicodedata
+import jiwer
 import numpy as np
 import torch
 import torch.nn.functional as F
 from .adapter import collate_interleaved
 
 # %% auto #0
-__all__ = ['normalize_text', 'edit_distance', 'word_error_rate', 'char_error_rate', 'mean_kl', 'mismatch_speech',
-           'alignment_metrics', 'bootstrap_ci']
+__all__ = ['normalize_text', 'word_error_rate', 'char_error_rate', 'mean_kl', 'mismatch_speech', 'alignment_metrics',
+           'bootstrap_ci']
 
 # %% ../nbs/08_metrics.ipynb #4af4f16f
 def normalize_text(s: str) -> str:
@@ -23,46 +24,35 @@ def normalize_text(s: str) -> str:
     return ' '.join(s.split())
 
 # %% ../nbs/08_metrics.ipynb #9101a637
-def edit_distance(ref: list, hyp: list) -> int:
-    "Levenshtein distance between two sequences (substitutions, insertions, deletions cost 1)."
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1]
+def _normalized_pairs(refs: list | str, hyps: list | str) -> tuple:
+    if isinstance(refs, str):
+        refs, hyps = [refs], [hyps]
+    if len(refs) != len(hyps):
+        raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
+    return [normalize_text(x) for x in refs], [normalize_text(x) for x in hyps]
 
 
 def word_error_rate(
     refs: list | str,  # reference transcript(s)
     hyps: list | str,  # hypotheses, same length
 ) -> float:
-    "Corpus WER: total word edits / total reference words, after `normalize_text`."
-    if isinstance(refs, str):
-        refs, hyps = [refs], [hyps]
-    if len(refs) != len(hyps):
-        raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
-    r = [normalize_text(x).split() for x in refs]
-    h = [normalize_text(x).split() for x in hyps]
-    n = sum(map(len, r))
+    "Corpus WER: total word edits / total reference words, after `normalize_text` (alignment by jiwer)."
+    r, h = _normalized_pairs(refs, hyps)
+    n = sum(len(x.split()) for x in r)
     if n == 0:
         raise ValueError("references are empty after normalisation")
-    return sum(edit_distance(a, b) for a, b in zip(r, h)) / n
+    o = jiwer.process_words(r, h)
+    return (o.substitutions + o.deletions + o.insertions) / n
 
 
 def char_error_rate(refs: list | str, hyps: list | str) -> float:
-    "Corpus CER: character edits / reference characters, after `normalize_text`."
-    if isinstance(refs, str):
-        refs, hyps = [refs], [hyps]
-    if len(refs) != len(hyps):
-        raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
-    r = [normalize_text(x) for x in refs]
-    h = [normalize_text(x) for x in hyps]
+    "Corpus CER: character edits (spaces included) / reference characters, after `normalize_text`."
+    r, h = _normalized_pairs(refs, hyps)
     n = sum(map(len, r))
     if n == 0:
         raise ValueError("references are empty after normalisation")
-    return sum(edit_distance(list(a), list(b)) for a, b in zip(r, h)) / n
+    o = jiwer.process_characters(r, h)
+    return (o.substitutions + o.deletions + o.insertions) / n
 
 # %% ../nbs/08_metrics.ipynb #35daef1a
 def mean_kl(p_logits: torch.Tensor, q_logits: torch.Tensor) -> torch.Tensor:

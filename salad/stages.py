@@ -414,7 +414,13 @@ def _measure_probe(cfg: SaladConfig, pool, labels, eligible, model, tok, feats, 
     }
     spans = {c: v[: s2.cer_spans] for c, v in spans.items()}
     heard = iter(
-        transcribe_cached([a for c in sorted(spans) for _, a in spans[c]], cfg.eval.asr, home, progress=progress)
+        transcribe_cached(
+            [a for c in sorted(spans) for _, a in spans[c]],
+            cfg.eval.asr,
+            home,
+            progress=progress,
+            backend=cfg.eval.asr_backend,
+        )
     )
     hyps = {c: [next(heard) for _ in spans[c]] for c in sorted(spans)}
     cer = cluster_cer({c: [t for t, _ in spans[c]] for c in spans}, hyps)
@@ -725,7 +731,9 @@ def shared_score_key(name: str, rows: list, llm: str, e) -> str | None:
         [r['id'], r['context'], r['options'], r.get('fewshot', ''), Path(r['audio'][voice]).name if voice else '']
         for r in rows
     ]
-    return content_key(name, llm, e.asr if voice else '', e.max_tokens, e.batch_size, items)
+    return content_key(
+        'packed-scorer', name, llm, f'{e.asr}+{e.asr_backend}' if voice else '', e.max_tokens, e.batch_size, items
+    )
 
 # %% ../nbs/11_stages.ipynb #76d43690
 def _score(out: Path, fns: dict, items: dict, shared=None) -> dict:

@@ -377,7 +377,7 @@ def synthesize_batch(
 def voice_cer(
     paths: list,  # clips (None entries are ignored)
     texts: list,  # what they should say
-    asr_model,  # Whisper model (`salad.assets.load_whisper`)
+    asr_model,  # Whisper model (`salad.assets.load_asr`)
     asr_processor,  # its processor
 ) -> float:
     "Character error rate of Whisper's transcripts of `paths` against `texts`."

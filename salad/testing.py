@@ -17,6 +17,7 @@ def tiny_llama(
     vocab: int = 64,  # vocabulary size
     hidden: int = 16,  # width
     seed: int = 0,
+    init_std: float = 0.02,  # weight scale: larger makes attention depend sharply on content and position
 ) -> LlamaForCausalLM:
     "A tiny random Llama (2 layers), seeded, in eval mode."
     torch.manual_seed(seed)
@@ -28,6 +29,7 @@ def tiny_llama(
         num_key_value_heads=2,
         intermediate_size=2 * hidden,
         max_position_embeddings=256,
+        initializer_range=init_std,
     )
     return LlamaForCausalLM(cfg).eval()
 
