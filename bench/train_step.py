@@ -1,59 +1,89 @@
-"""Seconds per training step and tokens/s: with and without the encoder feature cache, and with the teacher cache.
+"""Seconds per Stage I KD step against its bound: one forward + backward of the student alone on the same batch.
 
-Usage: python bench/train_step.py [--preset cpu] [--steps 5] [--data DIR] [--topk 32]
-Uses the preset's model and batch size on real data (`salad data build --preset <preset>` first;
-falls back to building the tiny data). "with cache": features precomputed (what training does);
-"without cache": the frozen encoder runs on every speech span of every batch.
-"teacher cache": features cached and KD from cached top-k teacher log-probs (filled before timing,
-as in a second epoch, a resumed run or a later stage), so the teacher never runs.
+Usage: python bench/train_step.py [--preset cpu] [--steps 8] [--data DIR]
+
+Stage I with a frozen LLM and the cached top-k teacher never runs the teacher, so the least a step can
+cost is the student's forward and backward (with the loss) on its batch. The script fills the teacher
+cache for the batches it times (as a resumed run, a later epoch or a later stage finds it), then times on
+the same batches, each part alone and then the whole:
+
+- step: `salad.train._optimizer_step`, exactly what `train_stage` runs (collation, teacher-cache reads,
+  forward, loss, backward, gradient clipping, optimizer);
+- collate: building the micro-batch from the examples (features are in memory, loaded once before training);
+- teacher cache: reading the batch's top-k log-probs from `$SALAD_HOME/teacher`;
+- forward + loss + backward: the bound, with the batch and the teacher tensors already in memory;
+- optimizer: clipping + AdamW step + zero_grad.
+
+Prints each part's mean seconds, and step / bound. Needs the preset's data (`salad data build --preset <p>`).
 """
-import tempfile
 import argparse, time
 import torch
-from salad.assets import load_llm, salad_home
-from salad.adapter import SpeechLM, load_speech_encoder, tokenize_spans, collate_interleaved
-from salad.audio import load_audio
+from salad.adapter import SpeechLM
+from salad.assets import salad_home
+from salad.cache import TeacherCache
 from salad.cli import data_dir
 from salad.config import get_config
-from salad.data import load_data, build_data
-from salad.cache import FeatureCache, TeacherCache
 from salad.losses import salad_loss
-from salad.stages import prepare_examples
-from salad.train import _optimizer
+from salad.stages import _stage1_examples
+from salad.train import _micro_batch, _optimizer, _optimizer_step
+from accelerate import Accelerator
+
+
+def mean_time(fn, n):
+    t0 = time.perf_counter()
+    for i in range(n):
+        fn(i)
+    return (time.perf_counter() - t0) / n
+
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--preset', default='cpu'); p.add_argument('--steps', type=int, default=5); p.add_argument('--data', default=None)
-    p.add_argument('--topk', type=int, default=32)
+    p.add_argument('--preset', default='cpu')
+    p.add_argument('--steps', type=int, default=8)
+    p.add_argument('--data', default=None)
     a = p.parse_args()
-    cfg = get_config(a.preset); bs = cfg.train.batch_size
-    data = a.data or data_dir(cfg.name)
-    if a.data is None and not (data/'stage1').exists(): build_data(cfg, data, progress=False)
-    rows = load_data(data, 'stage1').to_list()[:bs * a.steps]
-    enc = load_speech_encoder(cfg.model.encoder, cfg.model.encoder_mode)
-    llm, tok = load_llm(cfg.model.llm)
-    model = SpeechLM(cfg.model, llm, enc.dim, enc.key); opt = _optimizer(model, cfg.train)
-    cache = FeatureCache(salad_home()/'features', enc)
-    examples = prepare_examples(rows, tok, cache, progress=False)
-    tcache = TeacherCache(tempfile.mkdtemp(), cfg.model.llm, a.topk)
-    def step(batch_rows, batch_examples, encode, teacher_cache=None):
-        if encode:  # the no-cache path: run the encoder on every speech span
-            batch_examples = [[dict(sp, feats=enc.encode(load_audio(au))) if sp['kind'] == 'speech' else sp
-                               for sp, au in zip(ex[len(ex) - len(r['span_kinds']):], r['span_audio'])] for ex, r in zip(batch_examples, batch_rows)]
-        b = collate_interleaved(batch_examples, cfg.model.stack)
-        teacher = teacher_cache(model, b) if teacher_cache else model.teacher_logits(b)
-        out = salad_loss(model(b), teacher, b, cfg.train.alpha)
-        out['loss'].backward(); opt.step(); opt.zero_grad()
-        return int(b['attention_mask'].sum())
-    print(f"preset {cfg.name}: {cfg.model.llm} + {enc.key}, adapter {cfg.model.adapter} (stack {cfg.model.stack}), batch {bs}, LLM {cfg.model.llm_training}")
-    print(f"adapter params {sum(p.numel() for p in model.adapter.parameters())/1e6:.2f}M; {torch.get_num_threads()} threads")
-    step(rows[:bs], examples[:bs], False)  # warm-up
-    for s in range(a.steps): tcache(model, collate_interleaved(examples[s*bs:(s+1)*bs], cfg.model.stack))  # fill
-    for name, encode, tc in (('with feature cache', False, None), ('without feature cache', True, None),
-                             (f'features + teacher top-{a.topk} cache', False, tcache)):
-        t0, toks = time.time(), 0
-        for s in range(a.steps): toks += step(rows[s*bs:(s+1)*bs], examples[s*bs:(s+1)*bs], encode, tc)
-        dt = time.time() - t0
-        print(f"{name:24s}: {dt/a.steps:.2f} s/step, {toks/dt:.0f} tokens/s")
+    cfg = get_config(a.preset)
+    t = cfg.train
+    _, examples, _, _, (llm, _, enc) = _stage1_examples(cfg, a.data or data_dir(cfg.name), None, False)
+    torch.manual_seed(t.seed)
+    model = SpeechLM(cfg.model, llm, enc.dim, enc.key).train()
+    acc = Accelerator(gradient_accumulation_steps=t.grad_accum, mixed_precision=t.mixed_precision,
+                      cpu=not torch.cuda.is_available())
+    opt = _optimizer(model, t)
+    model, opt = acc.prepare(model, opt)
+    tcache = TeacherCache(salad_home() / 'teacher', cfg.model.llm, t.teacher_topk)
+    n = a.steps * t.grad_accum
+    batches = [_micro_batch(acc, examples, s, t, False, cfg.model.stack) for s in range(n)]
+    teachers = [tcache(model, b) for b in batches]  # fills the cache for these batches (not timed)
+    toks = sum(int(b['attention_mask'].sum()) for b in batches) / n
+    print(f"preset {cfg.name}: {cfg.model.llm} ({cfg.model.llm_training}) + {enc.key}, adapter {cfg.model.adapter}, "
+          f"batch {t.batch_size} x accum {t.grad_accum}, {toks:.0f} tokens/micro-batch, teacher top-{t.teacher_topk}, "
+          f"{torch.get_num_threads()} threads")
+    _optimizer_step(acc, model, opt, examples, None, tcache, 0, t)  # warm-up
 
-if __name__ == '__main__': main()
+    def bound(i):
+        out = salad_loss(model(batches[i]), teachers[i], batches[i], t.alpha, t.temperature)
+        out['loss'].backward()
+        opt.zero_grad()
+
+    def optimizer(i):
+        if t.max_grad_norm:
+            acc.clip_grad_norm_(model.parameters(), t.max_grad_norm)
+        opt.step()
+        opt.zero_grad()
+
+    parts = {
+        'collate': mean_time(lambda i: _micro_batch(acc, examples, i, t, False, cfg.model.stack), n),
+        'teacher cache': mean_time(lambda i: tcache(model, batches[i]), n),
+        'forward + loss + backward': mean_time(bound, n),
+        'optimizer': mean_time(optimizer, n),
+    }
+    step = mean_time(lambda i: _optimizer_step(acc, model, opt, examples, None, tcache, i, t), a.steps) / t.grad_accum
+    for k, v in parts.items():
+        print(f"{k:28s} {v:7.3f} s / micro-batch")
+    lim = parts['forward + loss + backward']
+    print(f"{'step (train_stage)':28s} {step:7.3f} s / micro-batch\nstep / bound: {step / lim:.2f}x")
+
+
+if __name__ == '__main__':
+    main()

@@ -124,3 +124,18 @@ def test_converted_whisper_matches_the_ctranslate2_runtime(name, tmp_path):
     hyp, = transcribe(hf, proc, [wav])
     print(name, repr(hyp), ours, r.scores[0])
     assert hyp == tok.decode(seq, skip_special_tokens=True).strip()  # and the same greedy transcript
+
+@pytest.mark.slow
+def test_ct2_cascade_transcribes_natural_speech_as_well_as_transformers():
+    "The cascade's default ASR (CTranslate2 int8) on real human recordings, against the transformers path."
+    from salad.assets import load_asr
+    from salad.data import natural_speech
+    nat = natural_speech()
+    if len(nat) < 16:
+        pytest.skip('the natural-speech recordings (asterisk, pocketsphinx) are not installed')
+    rows = nat.shuffle(seed=0).select(range(16)).to_list()
+    wavs, refs = [load_audio(r['audio']) for r in rows], [r['text'] for r in rows]
+    wer = {b: word_error_rate(refs, transcribe(*load_asr('whisper-base', b), wavs)) for b in ('ct2', 'hf')}
+    print(wer)
+    assert wer['ct2'] <= 0.20  # measured 0.0xx on these 16 clips
+    assert abs(wer['ct2'] - wer['hf']) <= 0.03
