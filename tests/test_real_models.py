@@ -137,5 +137,5 @@ def test_ct2_cascade_transcribes_natural_speech_as_well_as_transformers():
     wavs, refs = [load_audio(r['audio']) for r in rows], [r['text'] for r in rows]
     wer = {b: word_error_rate(refs, transcribe(*load_asr('whisper-base', b), wavs)) for b in ('ct2', 'hf')}
     print(wer)
-    assert wer['ct2'] <= 0.20  # measured 0.0xx on these 16 clips
+    assert wer["ct2"] <= 0.20  # measured 0.119 (both backends) on these 16 clips
     assert abs(wer['ct2'] - wer['hf']) <= 0.03
