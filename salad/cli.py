@@ -16,6 +16,7 @@ from .plots import plot_cluster_m
 from .report import cluster_m_summary, compare_reports, paired_comparison, report_markdown
 from .runs import read_json, resolve_target
 from .stages import evaluate_target, stage1, stage2
+from .pipeline import STAGES, run_experiment
 import yaml
 
 # %% auto #0
@@ -214,6 +215,13 @@ def _cmd_evaluate(a):
         print(f"comparison: {root / 'comparison.md'}")
 
 
+def _cmd_run(a):
+    if a.home:  # the stages' notebooks run in their own kernels: they read the cache folder from the environment
+        os.environ['SALAD_HOME'] = str(Path(a.home).resolve())
+    run = run_experiment(a.preset, a.name, a.set, a.only, a.start, a.runs, a.force)
+    print(f"run folder: {run}; report: {run / 'report.md'}")
+
+
 def _cmd_voices(a):
     for v in list_voices():
         print(v)
@@ -242,6 +250,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument('--home', default=None, help='asset cache folder (default $SALAD_HOME or ~/.cache/salad)')
     sub = p.add_subparsers(dest='command', required=True)
+    s = sub.add_parser(
+        'run', help='the whole experiment through papermill: data, Stage I, 3 Stage II arms, eval, report'
+    )
+    s.add_argument('--preset', default='cpu', choices=list(PRESETS), help='the preset every stage starts from')
+    s.add_argument('--name', default=None, help='run folder RUNS/<name> (default: the preset\'s name)')
+    s.add_argument('--set', nargs='*', default=[], help='overrides for every stage, e.g. train.steps=100')
+    s.add_argument('--only', nargs='+', default=None, choices=STAGES, help='run only these stages')
+    s.add_argument('--from', dest='start', default=None, choices=STAGES, help='run from this stage on')
+    s.add_argument('--runs', default='runs', help='where run folders go (default runs/)')
+    s.add_argument('--force', action='store_true', help='redo stages made with another config instead of refusing')
+    s.set_defaults(func=_cmd_run)
     s = sub.add_parser('assets', help='list offline models and data; `prepare` converts them')
     s.add_argument('action', nargs='?', choices=['list', 'prepare'], default='list')
     s.add_argument('names', nargs='*', help='asset names, or `all`')
@@ -327,7 +346,7 @@ def main(argv: list | None = None):
     "Entry point of the `salad` console script: a user-caused error ends with `salad: error: …` and exit code 2."
     args = build_parser().parse_args(argv)
     try:
-        if args.command in ('data', 'stage1', 'stage2', 'evaluate') or getattr(args, 'action', '') == 'prepare':
+        if args.command in ('data', 'stage1', 'stage2', 'evaluate', 'run') or getattr(args, 'action', '') == 'prepare':
             _check_home(args.home)
         args.func(args)
     except USER_ERRORS as e:

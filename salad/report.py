@@ -8,12 +8,12 @@ import math
 from pathlib import Path
 from .config import SaladConfig, load_config
 from .metrics import bootstrap_ci, word_error_rate
-from .plots import plot_accuracy, plot_m_vs_speech
+from .plots import plot_accuracy, plot_cluster_m, plot_m_vs_speech
 from .runs import finite_or_none, read_json, read_jsonl, write_json
 
 # %% auto #0
-__all__ = ['READINGS', 'load_scores', 'paired_gap', 'write_report', 'report_markdown', 'compare_reports', 'paired_difference',
-           'paired_comparison', 'cluster_m_summary']
+__all__ = ['READINGS', 'RUN_MODELS', 'load_scores', 'paired_gap', 'write_report', 'report_markdown', 'compare_reports',
+           'paired_difference', 'paired_comparison', 'cluster_m_summary', 'experiment_report']
 
 # %% ../nbs/report.ipynb #33f50df2
 READINGS = {
@@ -271,7 +271,9 @@ def cluster_m_summary(
     "Markdown: mean M(c) before and after each run, on the `top` most misaligned clusters and on the rest."
     first = next(iter(runs.values()))['clusters']
     order = sorted(range(len(first)), key=lambda i: -first[i]['M_before'])
+    top = min(top, max(1, len(order) // 2))  # few clusters (tiny runs): half of them
     groups = {f'top {top} by M before': order[:top], f'other {len(order) - top}': order[top:]}
+    groups = {k: v for k, v in groups.items() if v}
     mean = lambda cl, idx, k: sum(cl[i][k] for i in idx) / len(idx)
     lines = [
         '| clusters | M before | ' + ' | '.join(f'M after: {lab} (control)' for lab in runs) + ' |',
@@ -284,3 +286,56 @@ def cluster_m_summary(
         ]
         lines.append(f"| {name} | {mean(first, idx, 'M_before'):.3f} | " + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
+
+# %% ../nbs/report.ipynb #3f659fd8
+RUN_MODELS = {
+    'Stage II active': 'stage2-active',
+    'Stage II uniform': 'stage2-uniform',
+    'Stage II control': 'stage2-control',
+    'Stage I': 'stage1',
+    'base': 'base',
+}  # label -> the model's folder in the run ('base': the untrained speech LM), in the paired table's order
+
+
+def _run_evals(run: Path, label_of) -> dict:
+    "{label: evaluation folder} of the run's models that were evaluated."
+    evals = {lab: run / 'eval' / label_of(t if t == 'base' else run / t) for lab, t in RUN_MODELS.items()}
+    return {lab: d for lab, d in evals.items() if (d / 'report.json').exists()}
+
+
+def _stage_seconds(run: Path) -> dict:
+    "Wall seconds of each finished stage (from the run's step markers)."
+    return {p.stem[4:]: read_json(p)['result']['seconds'] for p in sorted((run / 'steps').glob('run-*.json'))}
+
+# %% ../nbs/report.ipynb #dff6265b
+def experiment_report(run_dir: str | Path) -> dict:
+    "report.md, metrics.json and the figures of a `salad run` folder; returns the metrics."
+    from salad.cli import eval_label
+
+    run = Path(run_dir)
+    evals = _run_evals(run, eval_label)
+    order = {lab: evals[lab] for lab in RUN_MODELS if lab in evals}
+    md = [f'# SALAD run `{run.name}`\n', '## Models, averaged over tasks\n']
+    md.append(compare_reports(list(order.values()), run, labels=list(order)) if order else 'No evaluation yet.\n')
+    if len(order) > 1:
+        md += ['\n## Speech accuracy per task, paired differences\n', paired_comparison(order, run)]
+    arms = {a: run / f'stage2-{a}' / 'metrics.json' for a in ('active', 'uniform', 'control')}
+    s2 = {a: read_json(p) for a, p in arms.items() if p.exists()}
+    if s2:
+        md += ['\n## Misalignment per cluster, before and after Stage II\n', cluster_m_summary(s2)]
+        md.append(f"\n![M per cluster]({plot_cluster_m(s2, run / 'cluster_m.png').name})\n")
+    for lab, d in order.items():
+        md += [f'\n## {lab}\n', report_markdown(read_json(d / 'report.json'))]
+    secs = _stage_seconds(run)
+    md += ['\n## Wall time\n', '| stage | minutes |', '|---|---:|']
+    md += [f'| {s} | {v / 60:.1f} |' for s, v in secs.items()] + [f'| **total** | **{sum(secs.values()) / 60:.1f}** |']
+    (run / 'report.md').write_text('\n'.join(md) + '\n')
+    metrics = dict(
+        models={lab: read_json(d / 'report.json')['average'] for lab, d in order.items()},
+        probe={lab: read_json(d / 'report.json').get('probe') for lab, d in order.items()},
+        paired=read_json(run / 'paired_comparison.json') if len(order) > 1 else None,
+        stage2={a: {k: v for k, v in m.items() if k != 'clusters'} for a, m in s2.items()},
+        seconds=secs,
+    )
+    write_json(run / 'metrics.json', finite_or_none(metrics))
+    return metrics
