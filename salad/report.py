@@ -4,7 +4,7 @@
 
 # %% ../nbs/report.ipynb #38f79e9f
 from __future__ import annotations
-import math
+import math, re
 from pathlib import Path
 from .config import SaladConfig, load_config
 from .metrics import bootstrap_ci, word_error_rate
@@ -305,7 +305,11 @@ def _run_evals(run: Path, label_of) -> dict:
 
 def _stage_seconds(run: Path) -> dict:
     "Wall seconds of each finished stage (from the run's step markers)."
-    return {p.stem[4:]: read_json(p)['result']['seconds'] for p in sorted((run / 'steps').glob('run-*.json'))}
+    return {
+        p.stem[4:]: read_json(p)['result']['seconds']
+        for p in sorted((run / 'steps').glob('run-*.json'))
+        if not p.name.endswith('.started.json')
+    }
 
 # %% ../nbs/report.ipynb #dff6265b
 def experiment_report(run_dir: str | Path) -> dict:
@@ -325,7 +329,7 @@ def experiment_report(run_dir: str | Path) -> dict:
         md += ['\n## Misalignment per cluster, before and after Stage II\n', cluster_m_summary(s2)]
         md.append(f"\n![M per cluster]({plot_cluster_m(s2, run / 'cluster_m.png').name})\n")
     for lab, d in order.items():
-        md += [f'\n## {lab}\n', report_markdown(read_json(d / 'report.json'))]
+        md += [f'\n## {lab}\n', re.sub(r'^# ', '### ', report_markdown(read_json(d / 'report.json')), flags=re.M)]
     secs = _stage_seconds(run)
     md += ['\n## Wall time\n', '| stage | minutes |', '|---|---:|']
     md += [f'| {s} | {v / 60:.1f} |' for s, v in secs.items()] + [f'| **total** | **{sum(secs.values()) / 60:.1f}** |']
