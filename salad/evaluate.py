@@ -60,7 +60,7 @@ def _device(m):
 
 
 def _packed(llm, contexts: list, options: list, items: list, dev) -> tuple:
-    "Rows of context + all options, left-padded: embeddings (B, T, H), segments (0 context, j+1 option j, -1 pad), positions."
+    "Left-padded rows of context + options: embeddings, segments (0 context, j+1 option j, -1 pad), positions."
     emb_fn, rows = llm.get_input_embeddings(), []
     for i in items:
         c, opts = contexts[i].to(dev), options[i]
