@@ -271,7 +271,7 @@ def cluster_m_summary(
     "Markdown: mean M(c) before and after each run, on the `top` most misaligned clusters and on the rest."
     first = next(iter(runs.values()))['clusters']
     order = sorted(range(len(first)), key=lambda i: -first[i]['M_before'])
-    top = min(top, max(1, len(order) // 2))  # few clusters (tiny runs): half of them
+    top = min(top, max(1, len(order) - 1))  # few clusters (tiny runs): leave at least one in the rest
     groups = {f'top {top} by M before': order[:top], f'other {len(order) - top}': order[top:]}
     groups = {k: v for k, v in groups.items() if v}
     mean = lambda cl, idx, k: sum(cl[i][k] for i in idx) / len(idx)
