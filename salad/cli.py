@@ -10,18 +10,17 @@ from .assets import REGISTRY, AssetNotAvailable, list_assets, resolve, load_llm,
 from .audio import transcribe
 from .synthesis import check_voice, list_voices, synthesize
 from .metrics import word_error_rate
-from .config import ConfigError, get_config, load_config, PRESETS
+from .config import ConfigError, get_config, load_config, parse_overrides, PRESETS
 from .data import build_data
 from .plots import plot_cluster_m
 from .report import cluster_m_summary, compare_reports, paired_comparison, report_markdown
-from .runs import read_json, resolve_target
+from .runs import eval_label, read_json, resolve_target
 from .stages import evaluate_target, stage1, stage2
 from .pipeline import STAGES, run_experiment
 import yaml
 
 # %% auto #0
-__all__ = ['SMOKE_SENTENCE', 'ARMS', 'USER_ERRORS', 'smoke_demo', 'parse_overrides', 'data_dir', 'eval_label', 'build_parser',
-           'main']
+__all__ = ['SMOKE_SENTENCE', 'ARMS', 'USER_ERRORS', 'smoke_demo', 'data_dir', 'build_parser', 'main']
 
 # %% ../nbs/12_cli.ipynb #cd1fd8b1
 SMOKE_SENTENCE = "Speech recognition is working offline today, and the weather is sunny."
@@ -98,22 +97,6 @@ def _cmd_assets(a):
     print(f"cache: {salad_home(a.home)}")
     _print_table(rows, ['name', 'kind', 'installed', 'prepared', 'cache_mb', 'licence'])
 
-
-def parse_overrides(items: list) -> dict:
-    "`['data.items_per_task=10', 'data.tasks=[piqa]']` -> nested dict (values parsed as YAML)."
-
-    out = {}
-    for it in items or []:
-        key, sep, val = it.partition('=')
-        if not sep:
-            raise ValueError(f"override {it!r} must look like section.key=value")
-        d = out
-        *parents, last = key.split('.')
-        for p_ in parents:
-            d = d.setdefault(p_, {})
-        d[last] = yaml.safe_load(val)
-    return out
-
 # %% ../nbs/12_cli.ipynb #568287d5
 def data_dir(preset: str, home=None) -> Path:
     "Default folder of a data build: `$SALAD_HOME/data/<preset>`."
@@ -147,14 +130,6 @@ def _cmd_stage1(a):
     m = stage1(cfg, run, data, home=a.home, force=a.force)
     print(json.dumps(m, indent=1))
     print(f"run folder: {run}")
-
-
-def eval_label(target: str) -> str:
-    "Report folder name of an evaluation target: 'base', or the meaningful tail of its path."
-    if str(target) == 'base':
-        return 'base'
-    parts = [x for x in Path(target).resolve().parts if x not in ('model', 'final', 'checkpoints', 'runs', '/')]
-    return re.sub(r'[^\w.-]+', '_', '-'.join(parts[-2:]))
 
 # %% ../nbs/12_cli.ipynb #3a9c381c
 ARMS = {'active': [], 'uniform': ['stage2.gamma=0'], 'control': ['stage2.synthetic_share=0']}  # --arm presets

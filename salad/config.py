@@ -12,7 +12,7 @@ import yaml
 # %% auto #0
 __all__ = ['EVAL_VOICE', 'STAGE1_VOICES', 'STAGE2_VOICES', 'POOL_SOURCE_NAMES', 'PRESETS', 'SECTIONS', 'TASK_NAMES', 'RANGES',
            'DataConfig', 'ModelConfig', 'TrainConfig', 'Stage2Config', 'EvalConfig', 'SaladConfig', 'validate',
-           'ConfigError', 'from_dict', 'get_config', 'save_config', 'load_config']
+           'ConfigError', 'from_dict', 'get_config', 'parse_overrides', 'save_config', 'load_config']
 
 # %% ../nbs/00_config.ipynb #8a823453
 EVAL_VOICE = 'piper:joe'  # the one evaluation voice (the paper: one Kokoro voice; see the README's voice table)
@@ -431,6 +431,26 @@ def get_config(
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
     return validate(from_dict(SaladConfig, _merge(_merge({'name': preset}, PRESETS[preset]), overrides or {})))
+
+# %% ../nbs/00_config.ipynb #9e0eb4b6
+_EXP = re.compile(r'[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+')
+
+
+def parse_overrides(items: list) -> dict:
+    "`['data.items_per_task=10', 'data.tasks=[piqa]']` -> nested dict (values parsed as YAML)."
+
+    out = {}
+    for it in items or []:
+        key, sep, val = it.partition('=')
+        if not sep:
+            raise ValueError(f"override {it!r} must look like section.key=value")
+        d = out
+        *parents, last = key.split('.')
+        for p_ in parents:
+            d = d.setdefault(p_, {})
+        v = yaml.safe_load(val)
+        d[last] = float(v) if isinstance(v, str) and _EXP.fullmatch(v) else v  # YAML 1.1 reads 1e-3 as text
+    return out
 
 # %% ../nbs/00_config.ipynb #cb0016c4
 def save_config(cfg: SaladConfig, path: str | Path) -> Path:

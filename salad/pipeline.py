@@ -7,7 +7,7 @@ from __future__ import annotations
 import os, sys, time
 from dataclasses import asdict
 from pathlib import Path
-from .config import SaladConfig, get_config, save_config
+from .config import SaladConfig, get_config, parse_overrides, save_config
 from .runs import RunError, Step, flatten, read_json
 
 # %% auto #0
@@ -124,8 +124,6 @@ def run_experiment(
     progress: bool = True,
 ) -> Path:
     "Run the experiment's stages through papermill into `runs_root/name`; return the run folder."
-    from salad.cli import parse_overrides
-
     cfg = get_config(preset, parse_overrides(list(sets)))
     run, stages = Path(runs_root) / (name or preset), pick_stages(only, start)
     experiments_dir()

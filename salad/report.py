@@ -9,7 +9,7 @@ from pathlib import Path
 from .config import SaladConfig, load_config
 from .metrics import bootstrap_ci, word_error_rate
 from .plots import plot_accuracy, plot_cluster_m, plot_m_vs_speech
-from .runs import finite_or_none, read_json, read_jsonl, write_json
+from .runs import eval_label, finite_or_none, read_json, read_jsonl, write_json
 
 # %% auto #0
 __all__ = ['READINGS', 'RUN_MODELS', 'load_scores', 'paired_gap', 'write_report', 'report_markdown', 'compare_reports',
@@ -314,8 +314,6 @@ def _stage_seconds(run: Path) -> dict:
 # %% ../nbs/report.ipynb #dff6265b
 def experiment_report(run_dir: str | Path) -> dict:
     "report.md, metrics.json and the figures of a `salad run` folder; returns the metrics."
-    from salad.cli import eval_label
-
     run = Path(run_dir)
     evals = _run_evals(run, eval_label)
     order = {lab: evals[lab] for lab in RUN_MODELS if lab in evals}

@@ -4,7 +4,7 @@
 
 # %% ../nbs/runs.ipynb #6835ab5e
 from __future__ import annotations
-import hashlib, json, math, os, shutil, time
+import hashlib, json, math, os, re, shutil, time
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from fastcore.basics import patch_to
@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 # %% auto #0
 __all__ = ['RunError', 'to_json', 'finite_or_none', 'write_json', 'read_json', 'flatten', 'fingerprint', 'config_view',
            'changed_keys', 'file_digest', 'Step', 'load_tensors', 'load_state', 'resolve_target', 'target_identity',
-           'write_jsonl', 'read_jsonl']
+           'write_jsonl', 'eval_label', 'read_jsonl']
 
 # %% ../nbs/runs.ipynb #e1910753
 class RunError(ValueError):
@@ -275,6 +275,14 @@ def write_jsonl(path: str | Path, rows: list) -> Path:
     tmp.write_text(''.join(to_json(r, None) + '\n' for r in rows))
     os.replace(tmp, path)
     return path
+
+# %% ../nbs/runs.ipynb #47120056
+def eval_label(target: str) -> str:
+    "Report folder name of an evaluation target: 'base', or the meaningful tail of its path."
+    if str(target) == 'base':
+        return 'base'
+    parts = [x for x in Path(target).resolve().parts if x not in ('model', 'final', 'checkpoints', 'runs', '/')]
+    return re.sub(r'[^\w.-]+', '_', '-'.join(parts[-2:]))
 
 # %% ../nbs/runs.ipynb #f23d8335
 def read_jsonl(path: str | Path) -> list:
