@@ -18,20 +18,24 @@ PAPER = {'paper-3b': ('Qwen/Qwen2.5-3B', 1e-3, 5e-5), 'paper-7b': ('Qwen/Qwen2.5
 def test_paper_preset_is_the_papers_recipe(name):
     c, (llm, lr_adapter, lr_llm) = get_config(name), PAPER[name]
     m, t, s2 = c.model, c.train, c.stage2
-    assert (m.llm, m.encoder, m.adapter, m.llm_training, m.adapter_norm) == (llm, 'kyutai/mimi', 'transformer', 'full', False)
-    assert (m.adapter_dim, m.adapter_layers, m.adapter_heads, m.adapter_kv_heads, m.adapter_mlp) == (960, 12, 15, 5, 2560)
-    assert (t.lr_adapter, t.lr_llm, t.weight_decay, t.warmup_steps, t.decay_fraction) == (lr_adapter, lr_llm, 0.1, 500, 0.2)
+    assert (m.llm, m.encoder, m.adapter) == (llm, 'kyutai/mimi', 'transformer')
+    assert (m.llm_training, m.adapter_norm) == ('full', False)
+    assert (m.adapter_dim, m.adapter_layers, m.adapter_heads) == (960, 12, 15)
+    assert (m.adapter_kv_heads, m.adapter_mlp) == (5, 2560)
+    assert (t.lr_adapter, t.lr_llm) == (lr_adapter, lr_llm)
+    assert (t.weight_decay, t.warmup_steps, t.decay_fraction) == (0.1, 500, 0.2)
     assert (t.alpha, t.teacher_topk, t.align_steps, t.span_window, t.mixed_precision) == (1.0, 0, 0, 0, 'bf16')
     assert t.batch_size * t.grad_accum * 8 == 512  # passages per optimizer step on 8 GPUs
     assert (s2.gamma, s2.clusters, s2.embedder, s2.voices) == (5.0, 128, 'BAAI/bge-large-en-v1.5', ['kokoro:af_heart'])
     assert s2.budget == pytest.approx(0.01 * 960 * 3600)  # 1% of the natural speech
     assert c.data.few_shot == 5 and c.eval.max_tokens == 2048 and c.eval.metric == 'acc_norm'
     assert c.data.items_per_task == 0 and c.data.stage1_source.startswith('openslr/librispeech_asr')
-    assert c.data.pool_sources == ['HuggingFaceFW/fineweb-edu:sample-10BT:train'] and c.eval.asr == 'openai/whisper-large-v3'
+    assert c.data.pool_sources == ['HuggingFaceFW/fineweb-edu:sample-10BT:train']
+    assert c.eval.asr == 'openai/whisper-large-v3'
 
 
 def _stand_in_llm(out: Path) -> str:
-    "A random-init Qwen2 (the Qwen2.5 architecture: GQA, tied embeddings, QKV bias) at width 64, with a real tokenizer."
+    "A random-init Qwen2 (the Qwen2.5 architecture: GQA, tied embeddings, QKV bias) at width 64, a real tokenizer."
     from transformers import Qwen2Config, Qwen2ForCausalLM
     _, tok = load_llm('smollm2-135m')
     cfg = Qwen2Config(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
@@ -49,7 +53,8 @@ def _stand_in_mimi(out: Path) -> str:
     torch.manual_seed(0)
     MimiModel(MimiConfig(hidden_size=32, num_filters=4, num_hidden_layers=2, num_attention_heads=4,
                          num_key_value_heads=4, head_dim=8, intermediate_size=64, codebook_dim=32, codebook_size=64,
-                         num_quantizers=4, vector_quantization_hidden_dimension=32, upsample_groups=32)).save_pretrained(out)
+                         num_quantizers=4, vector_quantization_hidden_dimension=32,
+                         upsample_groups=32)).save_pretrained(out)
     return str(out)
 
 
