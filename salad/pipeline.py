@@ -75,6 +75,17 @@ def pick_stages(only: list | None = None, start: str | None = None) -> list:
     return list(STAGES[STAGES.index(start) :] if start else STAGES)
 
 # %% ../nbs/13_pipeline.ipynb #3ceada37
+def _ipc_kernel_manager():
+    "A kernel manager whose kernels talk over local IPC sockets instead of TCP ports."
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum
+
+    class IPCKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(['tcp', 'ipc'], default_value='ipc', config=True)
+
+    return IPCKernelManager
+
+
 def execute_stage(job: dict, out: Path, progress: bool = True) -> Path:
     "Run one stage's notebook with papermill into `out`; a failing cell becomes a `RunError` naming both."
     import papermill as pm
@@ -91,6 +102,7 @@ def execute_stage(job: dict, out: Path, progress: bool = True) -> Path:
             cwd=str(nb_dir),
             progress_bar=False,
             request_save_on_cell_execute=True,
+            kernel_manager_class=_ipc_kernel_manager(),
             **(dict(stdout_file=sys.stdout, stderr_file=sys.stderr) if progress else {}),
         )
     except pm.PapermillExecutionError as e:
