@@ -83,6 +83,13 @@ def mismatch_speech(examples: list, shift: int = 1) -> list:
     return out
 
 # %% ../nbs/08_metrics.ipynb #b3043252
+def _kl_at_text(text: torch.Tensor, speech: torch.Tensor, b: dict) -> tuple:
+    "(KL per marked position, is the position a span's last speech frame): P(· | w) against P(· | c)."
+    mask = b['teacher_pos'] >= 0
+    bi = torch.arange(mask.shape[0], device=mask.device)[:, None].expand_as(mask)[mask]
+    return mean_kl(text[bi, b['teacher_pos'][mask]], speech[mask]), b['is_speech'][mask]
+
+
 @torch.no_grad()
 def alignment_metrics(
     model,  # a `salad.adapter.SpeechLM`
@@ -90,31 +97,28 @@ def alignment_metrics(
     batch_size: int = 8,
 ) -> dict:
     "M, M with mismatched speech, their ratio, and F (mean KL per text token, nats)."
-
     model.eval()
+    dev, stack, mism = next(model.parameters()).device, model.cfg.stack, mismatch_speech(examples)
     sums = dict(M=0.0, M_mismatched=0.0, F=0.0, M_next=0.0, M_next_mismatched=0.0)
     n = n_f = n_next = 0
-    for which, exs in (('M', examples), ('M_mismatched', mismatch_speech(examples))):
-        for i in range(0, len(exs), batch_size):
-            b = collate_interleaved(exs[i : i + batch_size], model.cfg.stack)
-            b = {k: v.to(next(model.parameters()).device) for k, v in b.items()}
-            speech = model(b)  # B, L, V: P(· | c)
-            text = model.llm(input_ids=b['teacher_ids'], attention_mask=b['teacher_mask']).logits  # P(· | w)
-            mask = b['teacher_pos'] >= 0
-            bi = torch.arange(mask.shape[0])[:, None].expand_as(mask)[mask]
-            kl = mean_kl(text[bi, b['teacher_pos'][mask]], speech[mask])  # per marked position
+    for i in range(0, len(examples), batch_size):
+        b = {k: v.to(dev) for k, v in collate_interleaved(examples[i : i + batch_size], stack).items()}
+        text = model.llm(input_ids=b['teacher_ids'], attention_mask=b['teacher_mask']).logits  # P(· | w), for both
+        for which, exs in (('M', None), ('M_mismatched', mism)):  # the control reads the same text passage
+            bw = (
+                b
+                if exs is None
+                else {k: v.to(dev) for k, v in collate_interleaved(exs[i : i + batch_size], stack).items()}
+            )
+            kl, last = _kl_at_text(text, model(bw), bw)
             sums[which] += kl.sum().item()
-            sums[which.replace('M', 'M_next')] += (
-                kl[b['is_speech'][mask]].sum().item()
-            )  # marked speech position: the span's last frame
+            sums[which.replace('M', 'M_next')] += kl[last].sum().item()  # the span's last frame: the first text after
             if which == 'M':
-                n += int(mask.sum())
-                n_next += int(b['is_speech'][mask].sum())
-                valid = (
-                    b['teacher_mask'][:, :-1] * b['teacher_mask'][:, 1:]
-                ).bool()  # text positions with a next token
-                sums['F'] += mean_kl(model.teacher_logits(b)[:, :-1][valid], text[:, :-1][valid]).sum().item()
-                n_f += int(valid.sum())
+                n, n_next = n + len(kl), n_next + int(last.sum())
+        valid = (b['teacher_mask'][:, :-1] * b['teacher_mask'][:, 1:]).bool()  # text positions with a next token
+        teacher = text if model.cfg.llm_training == 'frozen' else model.teacher_logits(b)  # frozen: the same LLM
+        sums['F'] += mean_kl(teacher[:, :-1][valid], text[:, :-1][valid]).sum().item()
+        n_f += int(valid.sum())
     out = dict(M=sums['M'] / max(1, n), M_mismatched=sums['M_mismatched'] / max(1, n), F=sums['F'] / max(1, n_f))
     out['M_ratio'] = out['M'] / out['M_mismatched'] if out['M_mismatched'] > 0 else None
     out.update(M_next=sums['M_next'] / max(1, n_next), M_next_mismatched=sums['M_next_mismatched'] / max(1, n_next))

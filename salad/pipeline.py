@@ -8,7 +8,7 @@ import os, sys, time
 from dataclasses import asdict
 from pathlib import Path
 from .config import SaladConfig, get_config, parse_overrides, save_config
-from .runs import RunError, Step, flatten, read_json
+from .runs import RunError, Step, flatten, read_json, without_late_keys
 
 # %% auto #0
 __all__ = ['ARMS', 'STAGES', 'experiments_dir', 'stage_jobs', 'pick_stages', 'execute_stage', 'run_experiment']
@@ -144,7 +144,9 @@ def run_experiment(
     save_config(cfg, run / 'config.yaml')
     jobs = {j['name']: j for j in stage_jobs(run, preset, sets)}
     for i, s in enumerate(stages, 1):
-        step = Step(run, f'run-{s}', dict(stage=s, preset=preset, config=flatten(asdict(cfg))), (), force)
+        step = Step(
+            run, f'run-{s}', dict(stage=s, preset=preset, config=without_late_keys(flatten(asdict(cfg)))), (), force
+        )
         if step.done() is not None:
             print(f"[{i}/{len(stages)}] {s}: finished before, skipped", flush=True)
             continue

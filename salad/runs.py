@@ -13,9 +13,9 @@ import torch
 from safetensors.torch import load_file
 
 # %% auto #0
-__all__ = ['RunError', 'to_json', 'finite_or_none', 'write_json', 'read_json', 'flatten', 'fingerprint', 'config_view',
-           'changed_keys', 'file_digest', 'Step', 'load_tensors', 'load_state', 'resolve_target', 'target_identity',
-           'write_jsonl', 'eval_label', 'read_jsonl']
+__all__ = ['LATE_KEYS', 'RunError', 'to_json', 'finite_or_none', 'write_json', 'read_json', 'flatten', 'fingerprint',
+           'without_late_keys', 'config_view', 'changed_keys', 'file_digest', 'Step', 'load_tensors', 'load_state',
+           'resolve_target', 'target_identity', 'write_jsonl', 'eval_label', 'read_jsonl']
 
 # %% ../nbs/runs.ipynb #e1910753
 class RunError(ValueError):
@@ -89,6 +89,14 @@ def fingerprint(obj) -> str:
     return hashlib.sha256(to_json(obj, None, sort_keys=True).encode()).hexdigest()[:16]
 
 
+LATE_KEYS = {'data.pool_docs': 0, 'train.log': 'jsonl'}  # added later: at these values, not in fingerprints
+
+
+def without_late_keys(flat: dict) -> dict:
+    "`flat` without the `LATE_KEYS` that hold their old-behaviour value."
+    return {k: v for k, v in flat.items() if k not in LATE_KEYS or v != LATE_KEYS[k]}
+
+
 def config_view(
     cfg,  # a `SaladConfig` (or a dict of one)
     keys: list,  # sections ('model') or dotted keys ('train.lr_adapter')
@@ -102,7 +110,7 @@ def config_view(
         if not hit:
             raise KeyError(f"config_view: no config key {k!r}")
         out.update(hit)
-    return {k: v for k, v in out.items() if k not in drop}
+    return without_late_keys({k: v for k, v in out.items() if k not in drop})
 
 
 def changed_keys(old: dict, new: dict) -> list:

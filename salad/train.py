@@ -119,6 +119,7 @@ def _optimizer(model: SpeechLM, t: TrainConfig):
 
 TRAIN_SAFE = (
     'train.log_every',
+    'train.log',
     'train.checkpoint_every',
     'train.keep_checkpoints',
     'train.eval_every',
