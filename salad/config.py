@@ -252,18 +252,18 @@ PRESETS = {
         ),
     ),
     'quick': dict(  # the whole chain in ~15 min on 2 cores: the cpu recipe, shrunk
-        data=dict(stage1_passages=200, items_per_task=20),
+        data=dict(stage1_passages=200, items_per_task=10),
         train=dict(
-            steps=60,
+            steps=40,
             span_window=16,
             teacher_topk=32,
-            warmup_steps=5,
-            eval_every=30,
-            checkpoint_every=30,
+            warmup_steps=4,
+            eval_every=20,
+            checkpoint_every=20,
             probe_examples=16,
         ),
-        eval=dict(probe_passages=8),
-        stage2=dict(clusters=6, probe_per_cluster=3, cer_spans=2, budget=120, steps=20, warmup_steps=2),
+        eval=dict(probe_passages=4),
+        stage2=dict(clusters=6, probe_per_cluster=3, cer_spans=2, budget=120, steps=12, warmup_steps=2),
     ),
     'cpu': dict(
         data=dict(  # ≥ 5,000 spoken Stage I spans; 500 items where the 135M model is above chance
