@@ -304,12 +304,9 @@ def _run_evals(run: Path, label_of) -> dict:
 
 
 def _stage_seconds(run: Path) -> dict:
-    "Wall seconds of each finished stage (from the run's step markers)."
-    return {
-        p.stem[4:]: read_json(p)['result']['seconds']
-        for p in sorted((run / 'steps').glob('run-*.json'))
-        if not p.name.endswith('.started.json')
-    }
+    "Wall seconds of each finished stage, in the order they finished (from the run's step markers)."
+    done = [read_json(p) for p in (run / 'steps').glob('run-*.json') if not p.name.endswith('.started.json')]
+    return {m['step'][4:]: m['result']['seconds'] for m in sorted(done, key=lambda m: m['finished'])}
 
 # %% ../nbs/report.ipynb #dff6265b
 def experiment_report(run_dir: str | Path) -> dict:
