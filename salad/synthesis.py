@@ -72,8 +72,10 @@ def _kokoro_files() -> tuple | None:
 def _kokoro_model():
     from kokoro_onnx import Kokoro
 
-    d = Path(resolve('kokoro-82m'))
-    return Kokoro(*(_kokoro_files() or (str(d / 'kokoro-v1.0.int8.onnx'), str(d / 'voices.npz'))))
+    if (files := _kokoro_files()) is None:  # the shipped model and its five packs
+        d = Path(resolve('kokoro-82m'))
+        files = str(d / 'kokoro-v1.0.int8.onnx'), str(d / 'voices.npz')
+    return Kokoro(*files)
 
 # %% ../nbs/03_synthesis.ipynb #d881beba
 def _kokoro(text, voice):
