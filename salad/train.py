@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator, PartialState
+from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 from .config import SaladConfig, TrainConfig, save_config
@@ -171,13 +172,20 @@ def _final(model, run_dir: Path, last: dict, t0: float, step: Step) -> dict:
     write_json(run_dir / 'metrics.json', res)
     return step.finish(res)
 
+# %% ../nbs/07_train.ipynb #0a79f009
+def _accelerator(t: TrainConfig) -> Accelerator:
+    "An `Accelerator` for `t`. One process may train twice with other precisions (a notebook, the tests):"
+    st = AcceleratorState._shared_state  # accelerate keeps one state per process and refuses to change it
+    if st.get('_mixed_precision', t.mixed_precision) != t.mixed_precision and PartialState().num_processes == 1:
+        AcceleratorState._reset_state()  # so a stale single-process state is dropped; a launched job never is
+    cpu = not torch.cuda.is_available()
+    return Accelerator(gradient_accumulation_steps=t.grad_accum, mixed_precision=t.mixed_precision, cpu=cpu)
+
 # %% ../nbs/07_train.ipynb #116fe372
 def _prepare(cfg: SaladConfig, model: SpeechLM, run_dir: Path, step: Step) -> tuple:
     "(accelerator, optimizer, scheduler, first step): the checks of a (re)start passed, the newest checkpoint loaded."
     t = cfg.train
-    acc = Accelerator(
-        gradient_accumulation_steps=t.grad_accum, mixed_precision=t.mixed_precision, cpu=not torch.cuda.is_available()
-    )
+    acc = _accelerator(t)
     if acc.is_main_process:
         step.start(resume_safe(run_dir, t))  # refuses a resume with other settings
         save_config(cfg, run_dir / 'config.yaml')  # the settings in force, after the checks
