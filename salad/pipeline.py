@@ -76,12 +76,17 @@ def pick_stages(only: list | None = None, start: str | None = None) -> list:
 
 # %% ../nbs/13_pipeline.ipynb #3ceada37
 def _ipc_kernel_manager():
-    "A kernel manager whose kernels talk over local IPC sockets instead of TCP ports."
+    "A kernel manager whose kernels talk over local IPC sockets (in the temp dir) instead of TCP ports."
+    import tempfile
     from jupyter_client.manager import AsyncKernelManager
-    from traitlets import CaselessStrEnum
+    from traitlets import CaselessStrEnum, default
 
     class IPCKernelManager(AsyncKernelManager):
         transport = CaselessStrEnum(['tcp', 'ipc'], default_value='ipc', config=True)
+
+        @default('ip')
+        def _ip_default(self):  # jupyter's default is `kernel-ipc-N` in the cwd: the notebooks' folder
+            return os.path.join(tempfile.gettempdir(), f'salad-{os.getuid()}-kernel')
 
     return IPCKernelManager
 

@@ -53,11 +53,13 @@ def test_salad_run_survives_a_kill_and_finishes_without_redoing_stages(tmp_path)
 @pytest.mark.slow
 def test_salad_run_names_the_failing_notebook_and_cell(tmp_path):
     "A stage that fails stops the run with the executed notebook's path and the failing cell; earlier stages stay."
+    sockets = set((ROOT / 'nbs' / 'experiments').glob('kernel-ipc*'))
     p = salad_run(tmp_path, '--only', 'stage1', '--set', 'data.stage1_source=/no/such/corpus')
     out, _ = p.communicate(timeout=600)
     assert p.returncode == 2, out
     assert 'stage stage1 failed in cell' in out and str(tmp_path / 't' / 'notebooks' / 'stage1.ipynb') in out, out
     assert (tmp_path / 't' / 'notebooks' / 'stage1.ipynb').exists()
+    assert set((ROOT / 'nbs' / 'experiments').glob('kernel-ipc*')) == sockets  # the kernel's sockets stay out of nbs
 
 
 def test_every_experiment_notebook_declares_parameters_papermill_can_read():
