@@ -4,14 +4,14 @@
 
 # %% ../nbs/13_pipeline.ipynb #a7d829cb
 from __future__ import annotations
-import os, sys, time
+import os, sys, threading, time
 from dataclasses import asdict
 from pathlib import Path
 from .config import SaladConfig, get_config, parse_overrides, save_config
-from .runs import RunError, Step, flatten, read_json, without_late_keys
+from .runs import RunError, Step, flatten, read_json, without_late_keys, write_json
 
 # %% auto #0
-__all__ = ['ARMS', 'STAGES', 'experiments_dir', 'stage_jobs', 'pick_stages', 'execute_stage', 'run_experiment']
+__all__ = ['ARMS', 'STAGES', 'experiments_dir', 'stage_jobs', 'pick_stages', 'execute_stage', 'StageClock', 'run_experiment']
 
 # %% ../nbs/13_pipeline.ipynb #d44c8d25
 ARMS = ('active', 'uniform', 'control')
@@ -116,6 +116,31 @@ def execute_stage(job: dict, out: Path, progress: bool = True) -> Path:
         ) from None
     return out
 
+# %% ../nbs/13_pipeline.ipynb #cf41461d
+class StageClock:
+    "Wall seconds of a stage over all its attempts; a heartbeat file keeps a killed attempt's time."
+
+    def __init__(self, path: Path, resumed: bool, every: float = 30):
+        self.path, self.every = Path(path), every
+        self.prev = read_json(self.path)['attempts'] if resumed and self.path.exists() else []
+        self.t0, self._stop = time.time(), threading.Event()
+
+    def attempts(self) -> list:
+        return self.prev + [round(time.time() - self.t0, 1)]
+
+    def _beat(self):
+        while True:
+            write_json(self.path, dict(attempts=self.attempts()))
+            if self._stop.wait(self.every):
+                return
+
+    def __enter__(self):
+        threading.Thread(target=self._beat, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+
 # %% ../nbs/13_pipeline.ipynb #594ab660
 def _check_config(run: Path, cfg: SaladConfig, force: bool):
     "Refuse a run folder whose config differs from `cfg` (the differing keys named), unless `force`."
@@ -155,9 +180,11 @@ def run_experiment(
         if step.done() is not None:
             print(f"[{i}/{len(stages)}] {s}: finished before, skipped", flush=True)
             continue
-        resumed, t0 = step.start(), time.time()
+        resumed = step.start()
         out = run / 'notebooks' / f'{s}.ipynb'
         print(f"[{i}/{len(stages)}] {s}{' (resuming)' if resumed else ''}: {jobs[s]['notebook']} -> {out}", flush=True)
-        execute_stage(jobs[s], out, progress)
-        step.finish(dict(seconds=round(time.time() - t0, 1), notebook=str(out)))
+        with StageClock(run / 'steps' / f'run-{s}.time.json', resumed) as clock:
+            execute_stage(jobs[s], out, progress)
+        attempts = clock.attempts()
+        step.finish(dict(seconds=round(sum(attempts), 1), attempts=attempts, notebook=str(out)))
     return run

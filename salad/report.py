@@ -304,9 +304,10 @@ def _run_evals(run: Path, label_of) -> dict:
 
 
 def _stage_seconds(run: Path) -> dict:
-    "Wall seconds of each finished stage, in the order they finished (from the run's step markers)."
-    done = [read_json(p) for p in (run / 'steps').glob('run-*.json') if not p.name.endswith('.started.json')]
-    return {m['step'][4:]: m['result']['seconds'] for m in sorted(done, key=lambda m: m['finished'])}
+    "(wall seconds over all attempts, attempts) of each finished stage, in the order they finished."
+    done = [read_json(p) for p in (run / 'steps').glob('run-*.json') if p.name.count('.') == 1]  # not .started/.time
+    done = sorted(done, key=lambda m: m['finished'])
+    return {m['step'][4:]: (m['result']['seconds'], len(m['result'].get('attempts', [0]))) for m in done}
 
 # %% ../nbs/report.ipynb #dff6265b
 def experiment_report(run_dir: str | Path) -> dict:
@@ -325,9 +326,11 @@ def experiment_report(run_dir: str | Path) -> dict:
         md.append(f"\n![M per cluster]({plot_cluster_m(s2, run / 'cluster_m.png').name})\n")
     for lab, d in order.items():
         md += [f'\n## {lab}\n', re.sub(r'^# ', '### ', report_markdown(read_json(d / 'report.json')), flags=re.M)]
-    secs = _stage_seconds(run)
-    md += ['\n## Wall time\n', '| stage | minutes |', '|---|---:|']
-    md += [f'| {s} | {v / 60:.1f} |' for s, v in secs.items()] + [f'| **total** | **{sum(secs.values()) / 60:.1f}** |']
+    times = _stage_seconds(run)
+    secs = {s: t for s, (t, _) in times.items()}
+    md += ['\n## Wall time\n', '| stage | minutes | attempts |', '|---|---:|---:|']
+    md += [f'| {s} | {t / 60:.1f} | {n} |' for s, (t, n) in times.items()]
+    md += [f'| **total** | **{sum(secs.values()) / 60:.1f}** | |']
     (run / 'report.md').write_text('\n'.join(md) + '\n')
     metrics = dict(
         models={lab: read_json(d / 'report.json')['average'] for lab, d in order.items()},

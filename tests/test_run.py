@@ -40,6 +40,9 @@ def test_salad_run_survives_a_kill_and_finishes_without_redoing_stages(tmp_path)
     report, metrics = (run / 'report.md').read_text(), json.loads((run / 'metrics.json').read_text())
     assert set(metrics['models']) == {'base', 'Stage I', 'Stage II active', 'Stage II uniform', 'Stage II control'}
     assert 'Stage II active − Stage II uniform' in report and '## Wall time' in report
+    active = json.loads((run / 'steps' / 'run-stage2-active.json').read_text())['result']
+    assert len(active['attempts']) == 2 and active['seconds'] == round(sum(active['attempts']), 1), active
+    assert f"| stage2-active | {active['seconds'] / 60:.1f} | 2 |" in report, report  # the killed attempt counts
 
     p = salad_run(tmp_path)  # all finished: nothing runs
     out, _ = p.communicate(timeout=300)
