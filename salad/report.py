@@ -307,7 +307,8 @@ def _stage_seconds(run: Path) -> dict:
     "(wall seconds over all attempts, attempts) of each finished stage, in the order they finished."
     done = [read_json(p) for p in (run / 'steps').glob('run-*.json') if p.name.count('.') == 1]  # not .started/.time
     done = sorted(done, key=lambda m: m['finished'])
-    return {m['step'][4:]: (m['result']['seconds'], len(m['result'].get('attempts', [0]))) for m in done}
+    res = [(m['step'][4:], m['result']) for m in done]  # markers older than `StageClock`: last attempt, count '?'
+    return {s: (r['seconds'], len(r['attempts']) if 'attempts' in r else '?') for s, r in res}
 
 # %% ../nbs/report.ipynb #dff6265b
 def experiment_report(run_dir: str | Path) -> dict:
