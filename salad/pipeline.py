@@ -120,8 +120,9 @@ def execute_stage(job: dict, out: Path, progress: bool = True) -> Path:
 class StageClock:
     "Wall seconds of a stage over all its attempts; a heartbeat file keeps a killed attempt's time."
 
-    def __init__(self, path: Path, resumed: bool, every: float = 30):
-        self.path, self.every = Path(path), every
+    def __init__(self, path: Path, resumed: bool, every: float | None = None):
+        self.path = Path(path).absolute()  # papermill changes the working directory while the stage runs
+        self.every = every or float(os.environ.get('SALAD_CLOCK_EVERY', 30))
         self.prev = read_json(self.path)['attempts'] if resumed and self.path.exists() else []
         self.t0, self._stop = time.time(), threading.Event()
 
