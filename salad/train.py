@@ -174,10 +174,10 @@ def _final(model, run_dir: Path, last: dict, t0: float, step: Step) -> dict:
 
 # %% ../nbs/07_train.ipynb #0a79f009
 def _accelerator(t: TrainConfig) -> Accelerator:
-    "An `Accelerator` for `t`. One process may train twice with other precisions (a notebook, the tests):"
-    st = AcceleratorState._shared_state  # accelerate keeps one state per process and refuses to change it
+    "An `Accelerator` for `t`; a stale single-process state with another precision is dropped first."
+    st = AcceleratorState._shared_state  # one per process, and accelerate refuses to change its precision
     if st.get('_mixed_precision', t.mixed_precision) != t.mixed_precision and PartialState().num_processes == 1:
-        AcceleratorState._reset_state()  # so a stale single-process state is dropped; a launched job never is
+        AcceleratorState._reset_state()  # a notebook or the tests training twice; a launched job is never reset
     cpu = not torch.cuda.is_available()
     return Accelerator(gradient_accumulation_steps=t.grad_accum, mixed_precision=t.mixed_precision, cpu=cpu)
 
