@@ -191,6 +191,7 @@ def _prepare(cfg: SaladConfig, model: SpeechLM, run_dir: Path, step: Step) -> tu
         save_config(cfg, run_dir / 'config.yaml')  # the settings in force, after the checks
     acc.wait_for_everyone()
     set_seed(t.seed)
+    model.zero_grad(set_to_none=True)  # what ran on the model before (CTC alignment) leaves no gradient to step 1
     opt = _optimizer(model, t)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: wsd_multiplier(s, t.steps, t.warmup_steps, t.decay_fraction)
