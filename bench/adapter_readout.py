@@ -2,7 +2,7 @@
 
 Usage: python bench/adapter_readout.py MODEL [--data $SALAD_HOME/data/cpu] [--passages 3]
 MODEL is a `save_speech_lm` folder (e.g. runs/cpu/stage1-ctc/align/model or a run's final/).
-The first passages of the Stage I data are the held-out ones (`salad.stages.n_held_out`).
+The first passages of the Stage I data are the held-out ones (`salad.stage1.n_held_out`).
 """
 import argparse, json
 from pathlib import Path
@@ -11,7 +11,7 @@ from salad.adapter import load_speech_encoder, load_speech_lm
 from salad.assets import load_llm, salad_home
 from salad.data import load_data
 from salad.cache import FeatureCache
-from salad.stages import prepare_examples
+from salad.adapter import prepare_examples
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

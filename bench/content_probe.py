@@ -2,7 +2,7 @@
 
 Usage: python bench/content_probe.py runs/cpu/stage1 [more runs or checkpoints ...] [--data $SALAD_HOME/data/cpu] [--untrained]
 Each run folder's (or checkpoint folder's) `config.yaml` gives the model and the held-out split (the first
-`train.probe_examples` Stage I passages, as `salad.stages.stage1` holds them out); its `final/`
+`train.probe_examples` Stage I passages, as `salad.stage1.stage1` holds them out); its `final/`
 (a checkpoint's `model/`) folder gives the weights.
 `--untrained` adds the first run's architecture with a freshly initialised adapter (seed `train.seed`).
 M averages KL(text reading ‖ speech reading) over every text position; M_next only over the first text
@@ -17,7 +17,8 @@ from salad.assets import load_llm, salad_home
 from salad.config import load_config
 from salad.data import load_data
 from salad.cache import FeatureCache
-from salad.stages import n_held_out, prepare_examples
+from salad.adapter import prepare_examples
+from salad.stage1 import n_held_out
 from salad.metrics import alignment_metrics
 
 def main():

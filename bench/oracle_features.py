@@ -11,10 +11,11 @@ import argparse, shutil, tempfile
 import torch
 from salad.adapter import SpeechLM, tokenize_spans
 from salad.assets import load_llm, salad_home
-from salad.cli import parse_overrides
+from salad.config import parse_overrides
 from salad.config import get_config
 from salad.data import load_data
-from salad.stages import n_held_out, window_examples
+from salad.adapter import window_examples
+from salad.stage1 import n_held_out
 from salad.train import train_stage
 from salad.metrics import alignment_metrics
 

@@ -1,5 +1,5 @@
 """Balanced k-means at paper scale: N random d-dimensional vectors (default 1,000,000 × 384) into K = 128
-clusters, the way `salad.stages.stage2` runs it: embeddings in an on-disk array (memory-mapped), centroids fit
+clusters, the way `salad.stage2.stage2` runs it: embeddings in an on-disk array (memory-mapped), centroids fit
 on a sample, assignment in chunks. Prints the time of each phase, the cluster sizes and the peak memory.
 
     python bench/selection_scale.py                 # 1,000,000 × 384 -> 128 clusters

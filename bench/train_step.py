@@ -7,7 +7,7 @@ cost is the student's forward and backward (with the loss) on its batch. The scr
 cache for the batches it times (as a resumed run, a later epoch or a later stage finds it), then times on
 the same batches, each part alone and then the whole:
 
-- step: `salad.train._optimizer_step`, exactly what `train_stage` runs (collation, teacher-cache reads,
+- step: `salad.train.optimizer_step`, exactly what `train_stage` runs (collation, teacher-cache reads,
   forward, loss, backward, gradient clipping, optimizer);
 - collate: building the micro-batch from the examples (features are in memory, loaded once before training);
 - teacher cache: reading the batch's top-k log-probs from `$SALAD_HOME/teacher`;
@@ -21,11 +21,11 @@ import torch
 from salad.adapter import SpeechLM
 from salad.assets import salad_home
 from salad.cache import TeacherCache
-from salad.cli import data_dir
+from salad.layout import data_dir
 from salad.config import get_config
 from salad.losses import salad_loss
-from salad.stages import _stage1_examples
-from salad.train import _micro_batch, _optimizer, _optimizer_step
+from salad.stage1 import stage_data
+from salad.train import make_optimizer, micro_batch, optimizer_step
 from accelerate import Accelerator
 
 
@@ -44,22 +44,23 @@ def main():
     a = p.parse_args()
     cfg = get_config(a.preset)
     t = cfg.train
-    _, examples, _, _, (llm, _, enc) = _stage1_examples(cfg, a.data or data_dir(cfg.name), None, False)
+    d = stage_data(cfg, a.data or data_dir(cfg.name), None, False)
+    examples, llm, enc = d.train, d.llm, d.enc
     torch.manual_seed(t.seed)
     model = SpeechLM(cfg.model, llm, enc.dim, enc.key).train()
     acc = Accelerator(gradient_accumulation_steps=t.grad_accum, mixed_precision=t.mixed_precision,
                       cpu=not torch.cuda.is_available())
-    opt = _optimizer(model, t)
+    opt = make_optimizer(model, t)
     model, opt = acc.prepare(model, opt)
     tcache = TeacherCache(salad_home() / 'teacher', cfg.model.llm, t.teacher_topk)
     n = a.steps * t.grad_accum
-    batches = [_micro_batch(acc, examples, s, t, False, cfg.model.stack) for s in range(n)]
+    batches = [micro_batch(acc, examples, s, t, False, cfg.model.stack) for s in range(n)]
     teachers = [tcache(model, b) for b in batches]  # fills the cache for these batches (not timed)
     toks = sum(int(b['attention_mask'].sum()) for b in batches) / n
     print(f"preset {cfg.name}: {cfg.model.llm} ({cfg.model.llm_training}) + {enc.key}, adapter {cfg.model.adapter}, "
           f"batch {t.batch_size} x accum {t.grad_accum}, {toks:.0f} tokens/micro-batch, teacher top-{t.teacher_topk}, "
           f"{torch.get_num_threads()} threads")
-    _optimizer_step(acc, model, opt, examples, None, tcache, 0, t)  # warm-up
+    optimizer_step(acc, model, opt, examples, None, tcache, 0, t)  # warm-up
 
     def bound(i):
         out = salad_loss(model(batches[i]), teachers[i], batches[i], t.alpha, t.temperature)
@@ -73,12 +74,12 @@ def main():
         opt.zero_grad()
 
     parts = {
-        'collate': mean_time(lambda i: _micro_batch(acc, examples, i, t, False, cfg.model.stack), n),
+        'collate': mean_time(lambda i: micro_batch(acc, examples, i, t, False, cfg.model.stack), n),
         'teacher cache': mean_time(lambda i: tcache(model, batches[i]), n),
         'forward + loss + backward': mean_time(bound, n),
         'optimizer': mean_time(optimizer, n),
     }
-    step = mean_time(lambda i: _optimizer_step(acc, model, opt, examples, None, tcache, i, t), a.steps) / t.grad_accum
+    step = mean_time(lambda i: optimizer_step(acc, model, opt, examples, None, tcache, i, t), a.steps) / t.grad_accum
     for k, v in parts.items():
         print(f"{k:28s} {v:7.3f} s / micro-batch")
     lim = parts['forward + loss + backward']

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest, torch
 from datasets import Dataset
 from safetensors.torch import load_file
-import salad.data, salad.stages
+import salad.data, salad.stage1, salad.stage2, salad.evaluate, salad.assets
 from salad.assets import load_llm
 from salad.config import get_config
 from salad.runs import read_jsonl
@@ -89,21 +89,21 @@ def test_paper_preset_runs_with_random_init_stand_ins(name, tmp_path):
     bench = salad.data.load_data(data, 'benchmarks/arc_easy')
     assert all(f.count('Question:') == 5 for f in bench['fewshot'])  # five shots before each item
 
-    res1 = salad.stages.stage1(cfg, s1, data, progress=False)
+    res1 = salad.stage1.stage1(cfg, s1, data, progress=False)
     assert not (s1 / 'align').exists() and res1['step'] == 4  # no CTC pre-alignment
     trained = load_file(s1 / 'final' / 'trainable.safetensors')
     assert any(k.startswith('adapter.body.layers.1.self_attn.') for k in trained)  # the Transformer adapter
     llm0 = load_file(Path(cfg.model.llm) / 'model.safetensors')
     k = 'model.layers.0.mlp.up_proj.weight'
     assert not torch.equal(trained['llm.' + k], llm0[k])  # the full LLM was trained (no LoRA, not frozen)
-    assert not (salad.stages.salad_home() / 'teacher' / Path(cfg.model.llm).name).exists()  # the live teacher
+    assert not (salad.assets.salad_home() / 'teacher' / Path(cfg.model.llm).name).exists()  # the live teacher
     log = read_jsonl(s1 / 'log.jsonl')
     assert len(log) == 4 and all(r['lr'] >= 0 for r in log)
 
-    res2 = salad.stages.stage2(cfg, s2, s1, data, progress=False)
+    res2 = salad.stage2.stage2(cfg, s2, s1, data, progress=False)
     assert res2['selected_texts'] == 4 and len(res2['clusters']) == 3
 
-    rep = salad.stages.evaluate_target(cfg, s2, tmp_path / 'eval', progress=False)
+    rep = salad.evaluate.evaluate_target(cfg, s2, tmp_path / 'eval', progress=False)
     assert set(rep['readings']) == {'text_original', 'text_adapted', 'speech@flite:slt', 'cascade@flite:slt'}
     assert rep['tasks']['arc_easy']['speech@flite:slt']['n'] == 2 and rep['probe']['passages'] == 4
     assert (rep['target']['adapter'], rep['target']['llm_training']) == ('transformer', 'full')

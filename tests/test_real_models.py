@@ -57,7 +57,8 @@ def test_stage1_notebook_runs_under_papermill(tmp_path):
     out = tmp_path/'out.ipynb'
     r = subprocess.run([sys.executable, '-m', 'papermill', str(ROOT/'nbs/experiments/stage1.ipynb'), str(out), '-k', 'python3',
                         '-p', 'preset', 'tiny', '-p', 'run_dir', str(tmp_path/'run'),
-                        '-p', 'overrides', 'train.teacher_topk=8 train.align_steps=4 train.align_batch=2', '--cwd', str(ROOT/'nbs/experiments')],
+                        '-y', 'overrides: [train.teacher_topk=8, train.align_steps=4, train.align_batch=2]',
+                        '--cwd', str(ROOT/'nbs/experiments')],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads((tmp_path/'run'/'metrics.json').read_text())
@@ -77,7 +78,7 @@ def test_stage1_notebook_runs_under_papermill(tmp_path):
     # the trained tiny run and the untrained base, evaluated side by side through the evaluation notebook
     ev = tmp_path/'eval'
     r = subprocess.run([sys.executable, '-m', 'papermill', str(ROOT/'nbs/experiments/evaluate.ipynb'), str(tmp_path/'ev.ipynb'), '-k', 'python3',
-                        '-p', 'preset', 'tiny', '-p', 'targets', f"base,{tmp_path/'run'}", '-p', 'out_dir', str(ev),
+                        '-p', 'preset', 'tiny', '-y', f"targets: [base, '{tmp_path/'run'}']", '-p', 'out_dir', str(ev),
                         '--cwd', str(ROOT/'nbs/experiments')], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
     trained, = [p for p in ev.iterdir() if p.is_dir() and p.name not in ('base',)]

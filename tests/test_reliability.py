@@ -7,7 +7,7 @@ never interrupted, and with no metric missing. The SIGKILL test of a real proces
 import argparse, json, shutil
 from pathlib import Path
 import numpy as np, pytest, soundfile as sf, torch
-import salad.data, salad.evaluate, salad.runs, salad.stages, salad.train as dist
+import salad.data, salad.evaluate, salad.runs, salad.stage1, salad.stage2, salad.assets, salad.train as dist
 from salad.testing import synthetic_examples, tiny_speech_lm
 from salad.cli import _config, main
 from salad.config import ConfigError, get_config, save_config
@@ -130,7 +130,7 @@ def test_rng_states_are_restored_exactly(tmp_path):
     "A draw after loading a checkpoint equals the draw the uninterrupted process made next (torch, numpy, python)."
     import random
     model = tiny_speech_lm(CFG)
-    opt = dist._optimizer(model, CFG.train)
+    opt = dist.make_optimizer(model, CFG.train)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     torch.manual_seed(3); np.random.seed(4); random.seed(5)
     torch.rand(7); np.random.rand(9); random.random()  # advance, so the saved states are not the seeds' own
@@ -197,7 +197,7 @@ def test_corrupt_weights_and_refused_pickle_are_one_line(tmp_path, capsys):
     ck = dist.latest_checkpoint(tmp_path/'run')
     torch.save({'step': Path('not a tensor')}, ck/'state.pt')
     model = tiny_speech_lm(CFG)
-    opt = dist._optimizer(model, CFG.train)
+    opt = dist.make_optimizer(model, CFG.train)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     with pytest.raises(RunError, match='state.pt: refused or corrupt'): dist.load_checkpoint(ck, model, opt, sched)
 
@@ -213,10 +213,10 @@ STAGE1 = get_config('tiny', {'train': {'align_steps': 4, 'align_batch': 2}})
 @pytest.fixture(scope='module')
 def stage1_ref(tiny_data, tmp_path_factory):
     run = tmp_path_factory.mktemp('ref')/'stage1'
-    return run, salad.stages.stage1(STAGE1, run, tiny_data, progress=False)
+    return run, salad.stage1.stage1(STAGE1, run, tiny_data, progress=False)
 
 KILLS = {  # where a Stage I run dies: (object, function, nth call, after running it)
-    'after the before-step': (salad.stages, 'align_adapter', 1, False),
+    'after the before-step': (salad.stage1, 'align_adapter', 1, False),
     'inside alignment': (dist, 'ctc_align_loss', 3, False),
     'after a checkpoint': (dist, 'save_checkpoint', 1, True),
     'after training, before the final metrics': (dist, '_final', 1, True),
@@ -229,10 +229,10 @@ def test_stage1_killed_then_rerun_equals_uninterrupted(where, tiny_data, stage1_
     ref_run, ref = stage1_ref
     obj, name, nth, after = KILLS[where]
     _kill_on(monkeypatch, obj, name, nth, after)
-    with pytest.raises(Killed): salad.stages.stage1(STAGE1, tmp_path/'run', tiny_data, progress=False)
+    with pytest.raises(Killed): salad.stage1.stage1(STAGE1, tmp_path/'run', tiny_data, progress=False)
     monkeypatch.undo()
     assert not (tmp_path/'run'/'steps'/'after.json').exists()
-    res = salad.stages.stage1(STAGE1, tmp_path/'run', tiny_data, progress=False)
+    res = salad.stage1.stage1(STAGE1, tmp_path/'run', tiny_data, progress=False)
     assert _strip(res) == _strip(ref)
     for k in ('M_before', 'M_aligned', 'M', 'M_mismatched', 'F'): assert res[k] is not None, k  # no metric lost
     _same_weights(ref_run/'final'/'trainable.safetensors', tmp_path/'run'/'final'/'trainable.safetensors')
@@ -242,7 +242,7 @@ def test_stage1_refuses_data_built_with_other_settings(tiny_data, tmp_path):
     "Defect 1: `salad stage1` trained on existing data after data.* changed."
     other = get_config('tiny', {'data': {'items_per_task': 3}})
     with pytest.raises(RunError, match=r'data.items_per_task: 2 -> 3.*--force'):
-        salad.stages.stage1(other, tmp_path/'run', tiny_data, progress=False)
+        salad.stage1.stage1(other, tmp_path/'run', tiny_data, progress=False)
     assert not (tmp_path/'run').exists()  # refused before anything was written
 
 @pytest.mark.slow
@@ -261,26 +261,26 @@ EVAL = get_config('tiny', {'eval': {'probe_passages': 2}})
 @pytest.fixture(scope='module')
 def eval_ref(tmp_path_factory):
     out = tmp_path_factory.mktemp('eval')/'base'
-    return salad.stages.evaluate_target(EVAL, 'base', out, progress=False)
+    return salad.evaluate.evaluate_target(EVAL, 'base', out, progress=False)
 
 @pytest.mark.slow
-@pytest.mark.parametrize('where', [(salad.evaluate, 'transcribe_cached'), (salad.stages, 'broad_probe'),
-                                   (salad.stages, 'write_report')], ids=lambda w: w[1])
+@pytest.mark.parametrize('where', [(salad.evaluate, 'transcribe_cached'), (salad.evaluate, 'broad_probe'),
+                                   (salad.evaluate, 'write_report')], ids=lambda w: w[1])
 def test_evaluation_killed_then_rerun(where, eval_ref, tmp_path, monkeypatch):
-    monkeypatch.setattr(salad.stages, 'shared_score_key', lambda *a: None)  # rescore: the kill must be reached
+    monkeypatch.setattr(salad.evaluate, 'shared_score_key', lambda *a: None)  # rescore: the kill must be reached
     _kill_on(monkeypatch, *where)
-    with pytest.raises(Killed): salad.stages.evaluate_target(EVAL, 'base', tmp_path/'e', progress=False)
+    with pytest.raises(Killed): salad.evaluate.evaluate_target(EVAL, 'base', tmp_path/'e', progress=False)
     monkeypatch.undo()
-    res = salad.stages.evaluate_target(EVAL, 'base', tmp_path/'e', progress=False)
+    res = salad.evaluate.evaluate_target(EVAL, 'base', tmp_path/'e', progress=False)
     assert _strip(res) == _strip(eval_ref) and res['probe']['M'] is not None
 
 @pytest.mark.slow
 def test_evaluation_refuses_scores_of_another_model(eval_ref, tmp_path):
     "Defect 1: `salad evaluate` reused cached scores after a change to the `model` section."
-    salad.stages.evaluate_target(EVAL, 'base', tmp_path/'e', progress=False)
+    salad.evaluate.evaluate_target(EVAL, 'base', tmp_path/'e', progress=False)
     other = get_config('tiny', {'eval': {'probe_passages': 2}, 'model': {'adapter_dim': 32}})
     with pytest.raises(RunError, match='model.adapter_dim: 64 -> 32'):
-        salad.stages.evaluate_target(other, 'base', tmp_path/'e', progress=False)
+        salad.evaluate.evaluate_target(other, 'base', tmp_path/'e', progress=False)
 
 def _speak_folder(folder, n=40):
     "A custom corpus: n utterances spoken by a TTS voice, each with its transcript beside it."
@@ -299,7 +299,7 @@ def test_custom_corpus_runs_stage1_end_to_end(tmp_path):
     cfg = get_config('tiny', {'data': {'stage1_source': str(src)}})
     s = salad.data.build_data(cfg, tmp_path/'d', progress=False)
     assert s['stage1']['utterances'] == 40 and s['stage1']['examples'] == 10  # 4 utterances a passage
-    m = salad.stages.stage1(cfg, tmp_path/'run', tmp_path/'d', progress=False)
+    m = salad.stage1.stage1(cfg, tmp_path/'run', tmp_path/'d', progress=False)
     assert m['probe_examples'] == 2 and m['M'] > 0 and (tmp_path/'run'/'final'/'trainable.safetensors').exists()
     (src/'utt03.txt').unlink()
     with pytest.raises(salad.audio.AudioError, match=r'utt03.wav: transcript missing'):

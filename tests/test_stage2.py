@@ -3,7 +3,7 @@ without redoing finished synthesis; the selection is deterministic and never pic
 import json
 from pathlib import Path
 import numpy as np, pytest
-import salad.data, salad.selection, salad.stages, salad.train as dist
+import salad.data, salad.selection, salad.stage1, salad.stage2, salad.evaluate, salad.assets, salad.train as dist
 from salad.config import get_config
 from salad.runs import read_json, read_jsonl
 from test_reliability import Killed, _kill_on, _same_weights, _strip
@@ -14,21 +14,21 @@ CFG = get_config('tiny')
 def stage1_run(tmp_path_factory):
     root = tmp_path_factory.mktemp('s2')
     salad.data.build_data(CFG, root/'data', progress=False)
-    salad.stages.stage1(CFG, root/'stage1', root/'data', progress=False)
+    salad.stage1.stage1(CFG, root/'stage1', root/'data', progress=False)
     return root
 
 @pytest.fixture(scope='module')
 def stage2_ref(stage1_run):
     run = stage1_run/'ref'
-    return run, salad.stages.stage2(CFG, run, stage1_run/'stage1', stage1_run/'data', progress=False)
+    return run, salad.stage2.stage2(CFG, run, stage1_run/'stage1', stage1_run/'data', progress=False)
 
 def _audio_files():
-    return set((salad.stages.salad_home() / 'audio').rglob('*.flac'))
+    return set((salad.assets.salad_home() / 'audio').rglob('*.flac'))
 
 KILLS = {  # where a Stage II run dies: (object, function, nth call, after running it)
-    'after the selection synthesized its picks': (salad.stages, 'take_budget', 1, True),
+    'after the selection synthesized its picks': (salad.stage2, 'take_budget', 1, True),
     'after a training checkpoint': (dist, 'save_checkpoint', 1, True),
-    'after training, measuring M per cluster': (salad.stages, 'cluster_misalignment', 1, False),  # the probe's M is shared
+    'after training, measuring M per cluster': (salad.stage2, 'cluster_misalignment', 1, False),  # the probe's M is shared
 }
 
 @pytest.mark.slow
@@ -38,11 +38,11 @@ def test_stage2_killed_then_rerun_equals_uninterrupted(where, stage1_run, stage2
     obj, name, nth, after = KILLS[where]
     _kill_on(monkeypatch, obj, name, nth, after)
     with pytest.raises(Killed):
-        salad.stages.stage2(CFG, tmp_path/'run', stage1_run/'stage1', stage1_run/'data', progress=False)
+        salad.stage2.stage2(CFG, tmp_path/'run', stage1_run/'stage1', stage1_run/'data', progress=False)
     monkeypatch.undo()
     assert not (tmp_path/'run'/'steps'/'after.json').exists()
     before = _audio_files()
-    res = salad.stages.stage2(CFG, tmp_path/'run', stage1_run/'stage1', stage1_run/'data', progress=False)
+    res = salad.stage2.stage2(CFG, tmp_path/'run', stage1_run/'stage1', stage1_run/'data', progress=False)
     assert _audio_files() == before  # nothing synthesized again: the picks' speech was cached
     assert _strip(res) == _strip(ref)
     assert [p['id'] for p in read_jsonl(tmp_path/'run'/'picks.jsonl')] == [p['id'] for p in read_jsonl(ref_run/'picks.jsonl')]
@@ -53,7 +53,7 @@ def test_selection_never_picks_forbidden_texts(stage1_run, stage2_ref):
     "No pick is an evaluation-probe text, a cluster-probe text, a Stage I text or holds a benchmark question."
     run, _ = stage2_ref
     pool = salad.data.load_data(stage1_run/'data', 'pool')
-    eligible = salad.stages.eligible_texts(CFG, pool, stage1_run/'data')
+    eligible = salad.stage2.eligible_texts(CFG, pool, stage1_run/'data')
     held = set(salad.data.split_pool(pool, CFG.eval.probe_passages, CFG.eval.probe_seed)[0]['id'])
     probed = {pool['id'][i] for c in read_json(run/'probe.json')['clusters'] for i in c['probe']}
     idx = {pid: i for i, pid in enumerate(pool['id'])}
@@ -64,7 +64,7 @@ def test_selection_never_picks_forbidden_texts(stage1_run, stage2_ref):
     # a pool text copied from the Stage I corpus is never eligible
     stage1_text = salad.data.load_data(stage1_run/'data', 'stage1')['text'][0]
     fake = pool.add_item(dict(id='pool-fake', text=stage1_text, source='drop'))
-    assert not salad.stages.eligible_texts(CFG, fake, stage1_run/'data')[-1]
+    assert not salad.stage2.eligible_texts(CFG, fake, stage1_run/'data')[-1]
 
 @pytest.mark.slow
 def test_cluster_over_cer_threshold_is_dropped(stage1_run, stage2_ref, tmp_path):
@@ -73,7 +73,7 @@ def test_cluster_over_cer_threshold_is_dropped(stage1_run, stage2_ref, tmp_path)
     cers = [c['cer'] for c in read_json(run/'probe.json')['clusters']]
     cut = sorted(cers)[-1] - 1e-9  # drops the worst cluster only
     cfg = get_config('tiny', {'stage2': {'max_cer': cut}})
-    salad.stages.stage2(cfg, tmp_path/'r', stage1_run/'stage1', stage1_run/'data', progress=False)
+    salad.stage2.stage2(cfg, tmp_path/'r', stage1_run/'stage1', stage1_run/'data', progress=False)
     sel = read_json(tmp_path/'r'/'selection.json')
     worst = int(np.argmax(cers))
     assert list(sel['dropped']) == [str(worst)] and not sel['clusters'][worst]['kept']
@@ -89,7 +89,7 @@ def test_stage2_training_path_trains_lora_and_full(mode, tmp_path):
     ex = synthetic_examples(12, 64, 12)
     replay = [[dict(kind='text', ids=e[0]['ids'] * 3)] for e in ex]
     dist.train_stage(cfg, tiny_speech_lm(cfg), ex, tmp_path/'s1', replay=replay, progress=False)  # a tiny Stage I
-    ck = salad.stages.pre_decay_checkpoint(tmp_path/'s1')
+    ck = salad.stage2.pre_decay_checkpoint(tmp_path/'s1')
     assert ck.name == 'step-000005'
     model = tiny_speech_lm(cfg)
     model.load_state_dict(load_tensors(ck/'model'/'trainable.safetensors'), strict=False)
@@ -99,8 +99,8 @@ def test_stage2_training_path_trains_lora_and_full(mode, tmp_path):
     from salad.adapter import collate_interleaved
     batch = collate_interleaved(probe, model.cfg.stack)
     teacher = model.teacher_logits(batch)
-    mixed = salad.stages.mix_examples([ex[:8], ex[8:]], [0.5, 0.5], seed=0)
-    res = dist.train_stage(salad.stages.stage2_train_config(cfg), model, mixed, tmp_path/'s2', replay=replay, progress=False)
+    mixed = salad.stage2.mix_examples([ex[:8], ex[8:]], [0.5, 0.5], seed=0)
+    res = dist.train_stage(salad.stage2.stage2_train_config(cfg), model, mixed, tmp_path/'s2', replay=replay, progress=False)
     assert res['step'] == cfg.stage2.steps and res['lr'] == 0.0  # decayed to 0
     end = model.trainable_state_dict()
     moved = [k for k in start if not torch.equal(start[k], end[k])]
