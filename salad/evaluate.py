@@ -6,6 +6,7 @@
 from __future__ import annotations
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch
@@ -29,8 +30,7 @@ from .synthesis import check_voice
 # %% auto #0
 __all__ = ['EVAL_OUTPUTS', 'encode_pair', 'option_chars', 'mc_metrics', 'score_options', 'plain_scores', 'text_embeds',
            'fit_shots', 'text_item', 'speech_spans', 'speech_embeds', 'original_llm', 'broad_probe', 'load_target',
-           'read_text', 'read_speech', 'read_cascade', 'readings', 'benchmark_items', 'shared_score_key', 'Evaluation',
-           'evaluate_target']
+           'Reader', 'benchmark_items', 'shared_score_key', 'Evaluation', 'evaluate_target']
 
 # %% ../nbs/13_evaluate.ipynb #799dcd60
 def encode_pair(
@@ -239,16 +239,15 @@ def original_llm(model):
 def broad_probe(
     n: int,  # probe passages
     voice: str,  # voice of the speech spans
-    audio_dir: str | Path,  # audio cache
     seed: int = 1234,  # the probe split's seed
-    pool=None,  # the broad pool (`broad_text_pool`); loaded when None
-    home=None,
+    home=None,  # the cache folder: the pool's sources, and the audio in `$SALAD_HOME/audio`
     workers: int | None = None,
     progress: bool = True,
 ) -> list:
     "Probe rows (span_kinds, span_texts, span_audio) from held-out broad-pool passages."
-    probe, _ = split_pool(pool if pool is not None else broad_text_pool(home=home), n, seed)
-    return speak_passages(list(zip(probe['id'], probe['text'])), [voice], audio_dir, seed, workers, progress)
+    probe, _ = split_pool(broad_text_pool(home=home), n, seed)
+    audio = salad_home(home) / 'audio'
+    return speak_passages(list(zip(probe['id'], probe['text'])), [voice], audio, seed, workers, progress)
 
 # %% ../nbs/13_evaluate.ipynb #d35dd9a2
 def load_target(cfg: SaladConfig, target: str | Path, home=None) -> tuple:
@@ -279,43 +278,51 @@ def _scored(rows: list, scores: list, extra: list | None = None) -> list:
     ]
 
 
-def read_text(llm, ctx, tok, rows: list, e: EvalConfig, desc: str = 'text', progress: bool = False) -> list:
-    "Score `rows` read as text by `llm` (inside `ctx`, e.g. with LoRA disabled)."
-    texts = [text_item(tok, r, e.max_tokens) for r in rows]
-    with ctx:
-        sc = score_options(
-            llm,
-            [text_embeds(llm, t['ctx']) for t in texts],
-            [t['options'] for t in texts],
-            e.batch_size,
-            progress,
-            desc,
-        )
-    return _scored(rows, sc, [dict(shots=t['shots']) for t in texts])
+@dataclass
+class Reader:
+    "How one model reads a task's rows: as text (original or adapted LLM), as speech, or through the ASR cascade."
 
+    model: SpeechLM  # the speech LM; its `llm` is the adapted LLM (LoRA or full training)
+    tok: object  # the LLM's tokenizer
+    e: EvalConfig  # batch size, context length, ASR
+    feats: object = None  # fn(audio path) -> encoder features, for the speech reading
+    home: object = None  # the cache folder (ASR transcripts)
+    progress: bool = False
 
-def read_speech(
-    model: SpeechLM, tok, rows: list, feats, voice: str, e: EvalConfig, desc: str = 'speech', progress: bool = False
-) -> list:
-    "Score `rows` heard as speech in `voice` (features from `feats`); few-shot examples stay text."
-    texts = [text_item(tok, r, e.max_tokens) for r in rows]  # the shots that fit as text
-    ctxs = [
-        speech_embeds(model, speech_spans(tok, r, feats(r['audio'][voice]), t['fewshot']))
-        for r, t in tqdm(zip(rows, texts), total=len(rows), desc=f'{desc} features', disable=not progress)
-    ]
-    return _scored(rows, score_options(model.llm, ctxs, [t['options'] for t in texts], e.batch_size, progress, desc))
+    def _score(self, llm, ctxs: list, options: list, desc: str) -> list:
+        return score_options(llm, ctxs, options, self.e.batch_size, self.progress, desc)
+
+    def text(self, rows: list, desc: str = 'text', adapted: bool = False) -> list:
+        "Score `rows` read as text by the original LLM (or the adapted one)."
+        llm, ctx = (self.model.llm, nullcontext()) if adapted else original_llm(self.model)
+        texts = [text_item(self.tok, r, self.e.max_tokens) for r in rows]
+        with ctx:
+            sc = self._score(llm, [text_embeds(llm, t['ctx']) for t in texts], [t['options'] for t in texts], desc)
+        return _scored(rows, sc, [dict(shots=t['shots']) for t in texts])
 
 # %% ../nbs/13_evaluate.ipynb #4783d5ae
-def read_cascade(
-    llm, ctx, tok, rows: list, voice: str, e: EvalConfig, home=None, desc: str = 'cascade', progress: bool = False
-) -> list:
-    "Score `rows` read as the ASR's transcript of their speech in `voice`; keeps transcripts and WER."
-    hyp = transcribe_cached([r['audio'][voice] for r in rows], e.asr, home, progress=progress, backend=e.asr_backend)
-    ti = [text_item(tok, r, e.max_tokens, spoken=h) for r, h in zip(rows, hyp)]
+@patch_to(Reader)
+def speech(self, rows: list, voice: str, desc: str = 'speech') -> list:
+    "Score `rows` heard as speech in `voice` (features from `feats`); few-shot examples stay text."
+    texts = [text_item(self.tok, r, self.e.max_tokens) for r in rows]  # the shots that fit as text
+    bar = tqdm(zip(rows, texts), total=len(rows), desc=f'{desc} features', disable=not self.progress)
+    ctxs = [
+        speech_embeds(self.model, speech_spans(self.tok, r, self.feats(r['audio'][voice]), t['fewshot']))
+        for r, t in bar
+    ]
+    return _scored(rows, self._score(self.model.llm, ctxs, [t['options'] for t in texts], desc))
+
+
+@patch_to(Reader)
+def cascade(self, rows: list, voice: str, desc: str = 'cascade') -> list:
+    "Score `rows` read by the original LLM as the ASR's transcript of their speech in `voice`; keeps WER."
+    e, (llm, ctx) = self.e, original_llm(self.model)
+    hyp = transcribe_cached(
+        [r['audio'][voice] for r in rows], e.asr, self.home, progress=self.progress, backend=e.asr_backend
+    )
+    ti = [text_item(self.tok, r, e.max_tokens, spoken=h) for r, h in zip(rows, hyp)]
     with ctx:
-        sc = score_options(
-            llm, [text_embeds(llm, t['ctx']) for t in ti], [t['options'] for t in ti], e.batch_size, progress, desc
-        )
+        sc = self._score(llm, [text_embeds(llm, t['ctx']) for t in ti], [t['options'] for t in ti], desc)
     extra = [
         dict(transcript=h, reference=r['spoken_text'], wer=word_error_rate(r['spoken_text'], h))
         for r, h in zip(rows, hyp)
@@ -323,21 +330,19 @@ def read_cascade(
     return _scored(rows, sc, extra)
 
 # %% ../nbs/13_evaluate.ipynb #932553f6
-def readings(model: SpeechLM, tok, e: EvalConfig, voices: list, feats=None, home=None, progress: bool = False) -> dict:
+@patch_to(Reader)
+def readings(self, voices: list) -> dict:
     "The readings `e.modes` asks for: name -> fn(rows, desc) (`text_adapted` is None when the LLM is frozen)."
-    orig, ctx = original_llm(model)
-    out = {}
-    if 'text' in e.modes:
-        out['text_original'] = lambda rows, desc: read_text(orig, ctx, tok, rows, e, desc, progress)
-        frozen = model.cfg.llm_training == 'frozen'  # the adapted LLM is the original one: its scores are the same
-        out['text_adapted'] = (
-            None if frozen else lambda rows, desc: read_text(model.llm, nullcontext(), tok, rows, e, desc, progress)
-        )
+    modes, out = self.e.modes, {}
+    if 'text' in modes:
+        out['text_original'] = lambda rows, desc: self.text(rows, desc)
+        frozen = self.model.cfg.llm_training == 'frozen'  # the adapted LLM is the original one: the same scores
+        out['text_adapted'] = None if frozen else lambda rows, desc: self.text(rows, desc, adapted=True)
     for v in voices:
-        if 'speech' in e.modes:
-            out[f'speech@{v}'] = lambda rows, desc, v=v: read_speech(model, tok, rows, feats, v, e, desc, progress)
-        if 'cascade' in e.modes:
-            out[f'cascade@{v}'] = lambda rows, desc, v=v: read_cascade(orig, ctx, tok, rows, v, e, home, desc, progress)
+        if 'speech' in modes:
+            out[f'speech@{v}'] = lambda rows, desc, v=v: self.speech(rows, v, desc)
+        if 'cascade' in modes:
+            out[f'cascade@{v}'] = lambda rows, desc, v=v: self.cascade(rows, v, desc)
     return out
 
 # %% ../nbs/13_evaluate.ipynb #edb24b32
@@ -433,7 +438,7 @@ def _feature_cache(self) -> FeatureCache:
 def score(self, items: dict) -> dict:
     "Write every reading of every task that has no score file yet (each atomically); return their timings."
     e, timing = self.cfg.eval, {}
-    fns = readings(self.model, self.tok, e, self.voices, self.feats, self.home, self.progress)
+    fns = Reader(self.model, self.tok, e, self.feats, self.home, self.progress).readings(self.voices)
     cache = DiskCache(salad_home(self.home) / 'scores', suffix='.jsonl')
     for task, rows in items.items():
         for name, fn in fns.items():
@@ -462,10 +467,7 @@ def probe(self):
     "F and M (with the mismatched control) on the held-out broad probe, into `probe.json`."
     cfg, e, t0 = self.cfg, self.cfg.eval, time.time()
     voice = e.probe_voice or self.voices[0]
-    audio = salad_home(self.home) / 'audio'
-    rows = broad_probe(
-        e.probe_passages, voice, audio, e.probe_seed, home=self.home, workers=cfg.data.workers, progress=self.progress
-    )
+    rows = broad_probe(e.probe_passages, voice, e.probe_seed, self.home, cfg.data.workers, self.progress)
     m = alignment_metrics(self.model, prepare_examples(rows, self.tok, self.feats, self.progress), e.batch_size)
     res = dict(m, voice=voice, passages=len(rows), seconds=round(time.time() - t0, 1))
     write_json(self.out / 'probe.json', finite_or_none(res))
@@ -490,13 +492,6 @@ def run(self) -> dict:
     return read_json(self.out / 'report.json')  # the same object a rerun returns
 
 # %% ../nbs/13_evaluate.ipynb #b5324208
-def evaluate_target(
-    cfg: SaladConfig,  # data (tasks, items, seed), model (for 'base') and eval sections
-    target: str | Path,  # 'base', or a model / checkpoint / run folder
-    out_dir: str | Path,  # report folder; reruns resume in it
-    home=None,
-    progress: bool = True,
-    force: bool = False,  # rescore a folder scored with other settings instead of refusing
-) -> dict:
-    "Score the benchmarks as text, speech and cascade; measure F and M on the broad probe; write the report."
+def evaluate_target(cfg: SaladConfig, target, out_dir, home=None, progress: bool = True, force: bool = False) -> dict:
+    "Score the benchmarks as text, speech and cascade; F and M on the broad probe; the report (`Evaluation`'s steps)."
     return Evaluation(cfg, target, out_dir, home, progress, force).run()

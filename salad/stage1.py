@@ -198,13 +198,6 @@ def run(self) -> dict:
     return self.after(before, aligned, self.distil())
 
 # %% ../nbs/16_stage1.ipynb #332da00e
-def stage1(
-    cfg: SaladConfig,  # data, model, train and eval sections
-    run_dir: str | Path,  # the run folder
-    data_dir: str | Path,  # a finished `salad data build` made with `cfg`'s data section
-    home=None,
-    progress: bool = True,
-    force: bool = False,  # redo the steps whose settings changed instead of refusing
-) -> dict:
-    "Stage I: distil on interleaved narrow-domain speech; report M (matched/mismatched) and F before and after."
+def stage1(cfg: SaladConfig, run_dir, data_dir, home=None, progress: bool = True, force: bool = False) -> dict:
+    "Stage I: distil on interleaved narrow-domain speech; M and F before and after (`Stage1`'s steps)."
     return Stage1(cfg, run_dir, data_dir, home, progress, force).run()

@@ -478,14 +478,6 @@ def run(self, progress: bool = True) -> dict:
     return self.after(probe, picks, self.train(picks))
 
 # %% ../nbs/17_stage2.ipynb #8d2e7317
-def stage2(
-    cfg: SaladConfig,  # data, model, train, eval and stage2 sections
-    run_dir: str | Path,  # the Stage II run folder
-    stage1_dir: str | Path,  # a Stage I run folder with its pre-decay checkpoint
-    data_dir: str | Path,  # the data build Stage I used
-    home=None,
-    progress: bool = True,
-    force: bool = False,  # redo the steps whose settings changed instead of refusing
-) -> dict:
-    "Stage II: select where the Stage I model is misaligned, synthesize it, distil on the mix; M per cluster after."
+def stage2(cfg: SaladConfig, run_dir, stage1_dir, data_dir, home=None, progress: bool = True, force: bool = False):
+    "Stage II: select where the Stage I model is misaligned, synthesize, distil on the mix (`Stage2`'s steps)."
     return Stage2(cfg, run_dir, stage1_dir, data_dir, home, force).run(progress)
