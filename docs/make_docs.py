@@ -94,7 +94,8 @@ def site() -> Path:
     (OUT / 'api').mkdir()
     (OUT / 'experiments').mkdir()
     (OUT / 'index.md').write_text(_links(notebook_markdown(NBS / 'index.ipynb'), 0))
-    pages = sorted((NBS / 'pages').glob('*.md'))
+    order = ['running', 'presets', 'method', 'results', 'paper_scale', 'install', 'speed', 'tests', 'layout']
+    pages = sorted((NBS / 'pages').glob('*.md'), key=lambda p: (order.index(p.stem) if p.stem in order else 99, p.stem))
     for p in pages:
         (OUT / 'pages' / p.name).write_text(_links(p.read_text(), 1))
     mods = sorted(p for p in NBS.glob('[0-9][0-9]_*.ipynb'))
