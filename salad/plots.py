@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use('Agg')  # files, not windows: the same code runs under papermill and in CI
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FormatStrFormatter
 
 # %% auto #0
 __all__ = ['plot_accuracy', 'plot_m_vs_speech', 'plot_stage1', 'plot_selection', 'plot_cluster_m']
@@ -43,15 +44,17 @@ def plot_m_vs_speech(
     rows: list,  # comparison rows: `run`, `M`, `speech` (mean, low, high)
     path: str | Path,
 ):
-    "M (log scale) against average speech accuracy, one labelled point per run; nothing when no run has both."
+    "M (log scale) against average speech accuracy, one point per run named in the legend; nothing when none has both."
     pts = [(r['run'], r['M'], r['speech'][0]) for r in rows if r.get('M') and r.get('speech')]
     if not pts:
         return
-    fig, ax = plt.subplots(figsize=(4.5, 3.4))
-    ax.scatter([p[1] for p in pts], [100 * p[2] for p in pts])
-    for lab, x, y in pts:
-        ax.annotate(lab, (x, 100 * y), fontsize=7)
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    for i, (lab, x, y) in enumerate(pts):  # a marker and a legend entry each: close points stay readable
+        ax.scatter([x], [100 * y], label=lab, marker='osD^v<>ph*'[i % 10], s=30)
+    ax.legend(fontsize=7, loc='center left', bbox_to_anchor=(1.02, 0.5), frameon=False)
     ax.set_xscale('log')
+    for axis in (ax.xaxis.set_major_formatter, ax.xaxis.set_minor_formatter):
+        axis(FormatStrFormatter('%.2g'))  # 0.5 0.6 … 1 rather than 5×10⁻¹
     ax.set_xlabel('misalignment M (nats/token, log)')
     ax.set_ylabel('speech accuracy (%)')
     fig.tight_layout()
