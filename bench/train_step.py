@@ -7,7 +7,7 @@ cost is the student's forward and backward (with the loss) on its batch. The scr
 cache for the batches it times (as a resumed run, a later epoch or a later stage finds it), then times on
 the same batches, each part alone and then the whole:
 
-- step: `salad.train.optimizer_step`, exactly what `train_stage` runs (collation, teacher-cache reads,
+- step: `salad.train.Trainer.step`, exactly what `train_stage` runs (collation, teacher-cache reads,
   forward, loss, backward, gradient clipping, optimizer);
 - collate: building the micro-batch from the examples (features are in memory, loaded once before training);
 - teacher cache: reading the batch's top-k log-probs from `$SALAD_HOME/teacher`;
@@ -25,7 +25,7 @@ from salad.layout import data_dir
 from salad.config import get_config
 from salad.losses import salad_loss
 from salad.stage1 import stage_data
-from salad.train import make_optimizer, micro_batch, optimizer_step
+from salad.train import Trainer, make_optimizer, micro_batch
 from accelerate import Accelerator
 
 
@@ -52,6 +52,7 @@ def main():
                       cpu=not torch.cuda.is_available())
     opt = make_optimizer(model, t)
     model, opt = acc.prepare(model, opt)
+    trainer = Trainer(acc, model, opt, None, cfg)
     tcache = TeacherCache(salad_home() / 'teacher', cfg.model.llm, t.teacher_topk)
     n = a.steps * t.grad_accum
     batches = [micro_batch(acc, examples, s, t, False, cfg.model.stack) for s in range(n)]
@@ -60,7 +61,7 @@ def main():
     print(f"preset {cfg.name}: {cfg.model.llm} ({cfg.model.llm_training}) + {enc.key}, adapter {cfg.model.adapter}, "
           f"batch {t.batch_size} x accum {t.grad_accum}, {toks:.0f} tokens/micro-batch, teacher top-{t.teacher_topk}, "
           f"{torch.get_num_threads()} threads")
-    optimizer_step(acc, model, opt, examples, None, tcache, 0, t)  # warm-up
+    trainer.step(examples, None, tcache, 0)  # warm-up
 
     def bound(i):
         out = salad_loss(model(batches[i]), teachers[i], batches[i], t.alpha, t.temperature)
@@ -79,7 +80,7 @@ def main():
         'forward + loss + backward': mean_time(bound, n),
         'optimizer': mean_time(optimizer, n),
     }
-    step = mean_time(lambda i: optimizer_step(acc, model, opt, examples, None, tcache, i, t), a.steps) / t.grad_accum
+    step = mean_time(lambda i: trainer.step(examples, None, tcache, i), a.steps) / t.grad_accum
     for k, v in parts.items():
         print(f"{k:28s} {v:7.3f} s / micro-batch")
     lim = parts['forward + loss + backward']

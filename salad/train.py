@@ -8,9 +8,11 @@ import json, os, random, shutil, time
 from pathlib import Path
 import numpy as np
 import torch
+from dataclasses import dataclass
 from accelerate import Accelerator, PartialState
 from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed
+from fastcore.basics import patch_to
 from tqdm.auto import tqdm
 from .config import SaladConfig, TrainConfig, save_config
 from .assets import atomic_dir
@@ -21,8 +23,8 @@ from .runs import Step, load_state, load_tensors, step_config, write_json
 
 # %% auto #0
 __all__ = ['wsd_multiplier', 'batch_indices', 'is_replay_step', 'save_checkpoint', 'latest_checkpoint', 'load_checkpoint',
-           'truncate_log', 'make_optimizer', 'train_deps', 'decay_start', 'resume_safe', 'micro_batch',
-           'optimizer_step', 'TrainLog', 'train_stage', 'align_adapter']
+           'truncate_log', 'make_optimizer', 'train_deps', 'decay_start', 'resume_safe', 'micro_batch', 'Trainer',
+           'TrainLog', 'train_stage', 'align_adapter']
 
 # %% ../nbs/10_train.ipynb #a0e54990
 def wsd_multiplier(step: int, total: int, warmup: int, decay_fraction: float) -> float:
@@ -197,28 +199,37 @@ def micro_batch(acc, pool: list, s: int, t: TrainConfig, replay_step: bool, stac
     return {k: v.to(acc.device) for k, v in collate_interleaved([pool[i] for i in idx], stack).items()}
 
 
-def optimizer_step(acc, model, opt, examples: list, replay, teacher_cache, step_i: int, t: TrainConfig) -> tuple:
-    "One optimizer step over `grad_accum` micro-batches: (loss parts of the last one, replay step?, tokens)."
-    inner = acc.unwrap_model(model)
-    replay_step = is_replay_step(step_i, t.replay_share, t.seed)
-    toks = 0
-    for micro in range(t.grad_accum):
-        with acc.accumulate(model):
-            batch = micro_batch(
-                acc, replay if replay_step else examples, step_i * t.grad_accum + micro, t, replay_step, inner.cfg.stack
-            )
-            with acc.autocast():
-                logits = model(batch)
-                teacher = teacher_cache(inner, batch) if teacher_cache is not None else inner.teacher_logits(batch)
-                out = salad_loss(logits, teacher, batch, t.alpha, t.temperature)
-            if out['loss'].requires_grad:  # text-only + frozen LLM: nothing to train
-                acc.backward(out['loss'])
-            if acc.sync_gradients and t.max_grad_norm:
-                acc.clip_grad_norm_(model.parameters(), t.max_grad_norm)
-            opt.step()
-            opt.zero_grad()
-            toks += int(batch['attention_mask'].sum())
-    return out, replay_step, toks
+@dataclass
+class Trainer:
+    "What every step of one training run shares: the accelerator, the prepared model and optimizer, the schedule."
+
+    acc: Accelerator
+    model: torch.nn.Module  # as `acc.prepare` returned it (wrapped under DDP/FSDP)
+    opt: torch.optim.Optimizer
+    sched: object  # the WSD `LambdaLR` (None when only stepping, e.g. in a benchmark)
+    cfg: SaladConfig
+
+    def step(self, examples: list, replay, teacher_cache, step_i: int) -> tuple:
+        "One optimizer step over `grad_accum` micro-batches: (loss parts of the last one, replay step?, tokens)."
+        acc, model, opt, t = self.acc, self.model, self.opt, self.cfg.train
+        inner = acc.unwrap_model(model)
+        replay_step = is_replay_step(step_i, t.replay_share, t.seed)
+        pool, toks = replay if replay_step else examples, 0
+        for micro in range(t.grad_accum):
+            with acc.accumulate(model):
+                batch = micro_batch(acc, pool, step_i * t.grad_accum + micro, t, replay_step, inner.cfg.stack)
+                with acc.autocast():
+                    logits = model(batch)
+                    teacher = teacher_cache(inner, batch) if teacher_cache is not None else inner.teacher_logits(batch)
+                    out = salad_loss(logits, teacher, batch, t.alpha, t.temperature)
+                if out['loss'].requires_grad:  # text-only + frozen LLM: nothing to train
+                    acc.backward(out['loss'])
+                if acc.sync_gradients and t.max_grad_norm:
+                    acc.clip_grad_norm_(model.parameters(), t.max_grad_norm)
+                opt.step()
+                opt.zero_grad()
+                toks += int(batch['attention_mask'].sum())
+        return out, replay_step, toks
 
 # %% ../nbs/10_train.ipynb #08d1f1a8
 class TrainLog:
@@ -247,8 +258,10 @@ class TrainLog:
             self.tb.close()
 
 # %% ../nbs/10_train.ipynb #ad5e689d
-def _after_step(acc, model, opt, sched, cfg: SaladConfig, run_dir: Path, last: dict, log, evaluate):
+@patch_to(Trainer)
+def after_step(self, run_dir: Path, last: dict, log, evaluate):
     "Held-out measurements, the log line and the checkpoint that are due after step `last['step']`."
+    acc, model, opt, sched, cfg = self.acc, self.model, self.opt, self.sched, self.cfg
     t, n, inner = cfg.train, last['step'], acc.unwrap_model(model)
     end = n == t.steps
     if evaluate and t.eval_every and (n % t.eval_every == 0 or end) and acc.is_main_process:
@@ -287,6 +300,7 @@ def train_stage(
         raise ValueError("train_stage: replay_share > 0 but no replay examples given")
     acc, opt, sched, start = _prepare(cfg, model, run_dir, step)
     model, opt = acc.prepare(model, opt)
+    trainer = Trainer(acc, model, opt, sched, cfg)
     log = TrainLog(run_dir, t.log, start) if acc.is_main_process else None
     bar = tqdm(
         range(start, t.steps),
@@ -298,7 +312,7 @@ def train_stage(
     model.train()
     t0, toks, last = time.time(), 0, {}
     for step_i in bar:
-        out, replay_step, n_tok = optimizer_step(acc, model, opt, examples, replay, teacher_cache, step_i, t)
+        out, replay_step, n_tok = trainer.step(examples, replay, teacher_cache, step_i)
         sched.step()
         toks += n_tok
         last = dict(
@@ -311,7 +325,7 @@ def train_stage(
             tokens_per_s=round(toks / (time.time() - t0), 1),
         )
         bar.set_postfix(loss=f"{last['loss']:.3f}", tok_s=last['tokens_per_s'])
-        _after_step(acc, model, opt, sched, cfg, run_dir, last, log, evaluate)
+        trainer.after_step(run_dir, last, log, evaluate)
     bar.close()
     if log:
         log.close()
