@@ -9,7 +9,7 @@ from pathlib import Path
 from .config import SaladConfig, load_config
 from .metrics import bootstrap_ci, word_error_rate
 from .plots import plot_accuracy, plot_cluster_m, plot_m_vs_speech
-from .layout import ARMS, RunLayout, eval_label
+from .layout import ARMS, RunLayout
 from .runs import finite_or_none, read_json, read_jsonl, write_json
 
 # %% auto #0
