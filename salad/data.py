@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_data.ipynb #d82c9e2b
 from __future__ import annotations
-import ast, csv, gzip, io, json, random, re, time, warnings
+import ast, csv, gzip, hashlib, io, json, random, re, time, warnings
 from pathlib import Path
 import numpy as np
 import soundfile as sf
@@ -19,7 +19,7 @@ from .runs import RunError, Step, config_view, write_json
 # %% auto #0
 __all__ = ['TASKS', 'POOL_SOURCES', 'ASTERISK_DIR', 'ASTERISK_TXT', 'POCKETSPHINX_DIR', 'AUDIO_SUFFIXES', 'task_items',
            'seeded_prefix', 'load_benchmark', 'speak_benchmark', 'benchmark_questions', 'contains_question',
-           'corpus_spec', 'dataset_texts', 'broad_text_pool', 'ngram_index', 'shares_ngram', 'split_pool',
+           'corpus_spec', 'dataset_texts', 'broad_text_pool', 'ngram_index', 'shares_ngram', 'split_pool', 'eval_probe',
            'interleave_spans', 'speak_passages', 'add_few_shot', 'load_lambada', 'voice_pool', 'build_stage1',
            'natural_speech', 'load_speech_corpus', 'utterance_problem', 'speech_folder', 'corpus_passages',
            'stage1_corpus', 'data_deps', 'build_data', 'data_fingerprint', 'load_data']
@@ -314,6 +314,30 @@ def split_pool(
     "(probe, rest) of the broad pool: the probe is never trained on or selected."
     idx = seeded_prefix(len(pool), None, seed)
     return pool.select(sorted(idx[:n_probe])), pool.select(sorted(idx[n_probe:]))
+
+# %% ../nbs/06_data.ipynb #9489e7be
+def _probe_file(d: DataConfig, n: int, seed: int, home=None) -> Path:
+    "Where the probe of `d`'s pool is kept: keyed by the pool's settings (and a local source's size and time)."
+    local = [[s, *((p := Path(s)).stat().st_size, p.stat().st_mtime)] for s in d.pool_sources if Path(s).exists()]
+    key = json.dumps([d.pool_max_words, list(d.pool_sources), d.pool_docs, local, n, seed])
+    return salad_home(home) / 'probes' / f'{hashlib.sha256(key.encode()).hexdigest()[:16]}.json'
+
+
+def eval_probe(
+    d: DataConfig,  # the data section: its pool settings
+    n: int,  # `eval.probe_passages`
+    seed: int = 1234,  # `eval.probe_seed`
+    home=None,
+    pool: Dataset | None = None,  # the pool `d` makes, when the caller has it (else it is built)
+) -> list:
+    "[(id, text)] of the evaluation probe: `split_pool`'s probe of `d`'s pool, kept in `$SALAD_HOME/probes`."
+    f = _probe_file(d, n, seed, home)
+    if not f.exists():
+        if pool is None:
+            pool = broad_text_pool(d.pool_max_words, sources=d.pool_sources, home=home, docs=d.pool_docs)
+        probe, _ = split_pool(pool, n, seed)
+        write_json(f, list(zip(probe['id'], probe['text'])))
+    return [tuple(r) for r in json.loads(f.read_text())]
 
 # %% ../nbs/06_data.ipynb #0cf6ff8b
 def interleave_spans(
@@ -749,6 +773,8 @@ def build_data(
         summary['natural'] = dict(clips=len(nat), minutes=round(sum(nat['seconds']) / 60, 1) if len(nat) else 0)
     pool = broad_text_pool(d.pool_max_words, sources=d.pool_sources, home=home, docs=d.pool_docs)
     _save(pool, out / 'pool')
+    if cfg.eval.probe_passages:
+        eval_probe(d, cfg.eval.probe_passages, cfg.eval.probe_seed, home, pool)  # kept for the evaluation
     summary['pool'] = dict(
         passages=len(pool),
         words=sum(len(t.split()) for t in pool['text']),

@@ -19,7 +19,7 @@ from .audio import load_audio, transcribe
 from .adapter import SpeechLM, bos_ids, collate_interleaved, load_speech_encoder, load_speech_lm
 from .adapter import prepare_examples
 from .cache import DiskCache, FeatureCache, content_key, transcribe_cached
-from .data import add_few_shot, broad_text_pool, load_benchmark, speak_benchmark, speak_passages, split_pool
+from .data import add_few_shot, eval_probe, load_benchmark, speak_benchmark, speak_passages
 from .data import task_items
 from .metrics import alignment_metrics, word_error_rate
 from .report import write_report
@@ -237,17 +237,15 @@ def original_llm(model):
 
 # %% ../nbs/13_evaluate.ipynb #8ace065a
 def broad_probe(
-    n: int,  # probe passages
+    cfg: SaladConfig,  # the data section's pool, the eval section's `probe_passages` and `probe_seed`
     voice: str,  # voice of the speech spans
-    seed: int = 1234,  # the probe split's seed
     home=None,  # the cache folder: the pool's sources, and the audio in `$SALAD_HOME/audio`
-    workers: int | None = None,
     progress: bool = True,
 ) -> list:
-    "Probe rows (span_kinds, span_texts, span_audio) from held-out broad-pool passages."
-    probe, _ = split_pool(broad_text_pool(home=home), n, seed)
-    audio = salad_home(home) / 'audio'
-    return speak_passages(list(zip(probe['id'], probe['text'])), [voice], audio, seed, workers, progress)
+    "Probe rows (span_kinds, span_texts, span_audio) from passages held out of the configured broad pool."
+    d, e = cfg.data, cfg.eval
+    probe = eval_probe(d, e.probe_passages, e.probe_seed, home)
+    return speak_passages(probe, [voice], salad_home(home) / 'audio', e.probe_seed, d.workers, progress)
 
 # %% ../nbs/13_evaluate.ipynb #d35dd9a2
 def load_target(cfg: SaladConfig, target: str | Path, home=None) -> tuple:
@@ -467,7 +465,7 @@ def probe(self):
     "F and M (with the mismatched control) on the held-out broad probe, into `probe.json`."
     cfg, e, t0 = self.cfg, self.cfg.eval, time.time()
     voice = e.probe_voice or self.voices[0]
-    rows = broad_probe(e.probe_passages, voice, e.probe_seed, self.home, cfg.data.workers, self.progress)
+    rows = broad_probe(cfg, voice, self.home, self.progress)
     m = alignment_metrics(self.model, prepare_examples(rows, self.tok, self.feats, self.progress), e.batch_size)
     res = dict(m, voice=voice, passages=len(rows), seconds=round(time.time() - t0, 1))
     write_json(self.out / 'probe.json', finite_or_none(res))

@@ -13,7 +13,7 @@ from .config import SaladConfig
 from .assets import load_llm, salad_home
 from .adapter import SpeechLM, bos_ids, load_speech_encoder, prepare_examples, tokenize_spans, window_examples
 from .cache import FeatureCache, TeacherCache
-from .data import data_fingerprint, load_data, split_pool
+from .data import data_fingerprint, eval_probe, load_data
 from .metrics import alignment_metrics
 from .runs import Step, all_done, step_config, write_json
 from .train import align_adapter, train_deps, train_stage
@@ -46,12 +46,13 @@ class StageData:
     enc: object  # the frozen speech encoder (`salad.adapter.SpeechEncoder`)
 
 
-def _replay(cfg: SaladConfig, data_dir, tok) -> list | None:
+def _replay(cfg: SaladConfig, data_dir, tok, home=None) -> list | None:
     "Broad-pool passages, minus the evaluation probe, tokenized for text replay (None when it is off)."
     if cfg.train.replay_share <= 0:
         return None
-    _, rest = split_pool(load_data(data_dir, 'pool'), cfg.eval.probe_passages, cfg.eval.probe_seed)
-    return [tokenize_spans(tok, [('text', t)]) for t in rest['text']]
+    pool = load_data(data_dir, 'pool')
+    held = {t for _, t in eval_probe(cfg.data, cfg.eval.probe_passages, cfg.eval.probe_seed, home, pool)}
+    return [tokenize_spans(tok, [('text', t)]) for t in pool['text'] if t not in held]
 
 # %% ../nbs/16_stage1.ipynb #bd5839f8
 def stage_data(
@@ -71,7 +72,7 @@ def stage_data(
     probe, train = examples[:n_probe], examples[n_probe:]
     if w := cfg.train.span_window:
         train = window_examples(train, w, w, bos_ids(tok))
-    replay = _replay(cfg, data_dir, tok)
+    replay = _replay(cfg, data_dir, tok, home)
     stats = dict(
         train_examples=len(train),
         probe_examples=n_probe,

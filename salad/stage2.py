@@ -16,7 +16,7 @@ from .assets import salad_home
 from .adapter import SpeechLM, bos_ids, prepare_examples, window_examples
 from .cache import DiskCache, FeatureCache, transcribe_cached
 from .data import benchmark_questions, contains_question, data_fingerprint, load_data, ngram_index
-from .data import shares_ngram, speak_passages, split_pool
+from .data import eval_probe, shares_ngram, speak_passages
 from .metrics import alignment_metrics
 from .plots import plot_selection
 from .runs import RunError, Step, all_done, config_view, file_digest, finite_or_none, load_tensors
@@ -73,16 +73,16 @@ def mix_examples(
 # %% ../nbs/17_stage2.ipynb #0bdb1574
 def eligible_texts(cfg: SaladConfig, pool, data_dir, home=None) -> np.ndarray:
     "(N,) bool: pool texts Stage II may use (not the evaluation probe, no benchmark question, no Stage I text)."
-    probe, _ = split_pool(pool, cfg.eval.probe_passages, cfg.eval.probe_seed)
-    held, questions = set(probe['id']), benchmark_questions(home)
+    held = {t for _, t in eval_probe(cfg.data, cfg.eval.probe_passages, cfg.eval.probe_seed, home, pool)}
+    questions = benchmark_questions(home)
     stage1 = load_data(data_dir, 'stage1')
     seen = ngram_index(stage1['text'] if 'text' in stage1.column_names else [])
     return np.array(
         [
-            i not in held
+            t not in held
             and not shares_ngram(t, seen)
             and not contains_question(' '.join(t.lower().split()), questions)
-            for i, t in zip(pool['id'], pool['text'])
+            for t in pool['text']
         ],
         dtype=bool,
     )

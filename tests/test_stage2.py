@@ -49,18 +49,22 @@ def test_stage2_killed_then_rerun_equals_uninterrupted(where, stage1_run, stage2
     _same_weights(ref_run/'final'/'trainable.safetensors', tmp_path/'run'/'final'/'trainable.safetensors')
 
 @pytest.mark.slow
-def test_selection_never_picks_forbidden_texts(stage1_run, stage2_ref):
+def test_selection_never_picks_forbidden_texts(stage1_run, stage2_ref, monkeypatch):
     "No pick is an evaluation-probe text, a cluster-probe text, a Stage I text or holds a benchmark question."
     run, _ = stage2_ref
     pool = salad.data.load_data(stage1_run/'data', 'pool')
     eligible = salad.stage2.eligible_texts(CFG, pool, stage1_run/'data')
-    held = set(salad.data.split_pool(pool, CFG.eval.probe_passages, CFG.eval.probe_seed)[0]['id'])
+    spoken = []  # the passages the evaluation speaks for its F/M probe (the speech itself is not needed)
+    monkeypatch.setattr(salad.evaluate, 'speak_passages', lambda passages, *a: spoken.extend(passages) or [])
+    salad.evaluate.broad_probe(CFG, CFG.data.eval_voice, progress=False)
+    held = {t for _, t in spoken}
+    assert len(held) == CFG.eval.probe_passages and held <= set(pool['text'])  # drawn from this run's pool
     probed = {pool['id'][i] for c in read_json(run/'probe.json')['clusters'] for i in c['probe']}
     idx = {pid: i for i, pid in enumerate(pool['id'])}
     picks = read_jsonl(run/'picks.jsonl')
     assert picks and all(eligible[idx[p['id']]] for p in picks)
-    assert not {p['id'] for p in picks} & (held | probed)
-    assert not eligible[[idx[h] for h in held]].any()
+    assert not {p['id'] for p in picks} & probed and not {pool['text'][idx[p['id']]] for p in picks} & held
+    assert not eligible[[i for i, t in enumerate(pool['text']) if t in held]].any()
     # a pool text copied from the Stage I corpus is never eligible
     stage1_text = salad.data.load_data(stage1_run/'data', 'stage1')['text'][0]
     fake = pool.add_item(dict(id='pool-fake', text=stage1_text, source='drop'))
