@@ -25,7 +25,7 @@ from salad.layout import data_dir
 from salad.config import get_config
 from salad.losses import salad_loss
 from salad.stage1 import stage_data
-from salad.train import Trainer, make_optimizer, micro_batch
+from salad.train import TrainData, Trainer, make_optimizer, micro_batch
 from accelerate import Accelerator
 
 
@@ -54,6 +54,7 @@ def main():
     model, opt = acc.prepare(model, opt)
     trainer = Trainer(acc, model, opt, None, cfg)
     tcache = TeacherCache(salad_home() / 'teacher', cfg.model.llm, t.teacher_topk)
+    data = TrainData(examples, teacher_cache=tcache)
     n = a.steps * t.grad_accum
     batches = [micro_batch(acc, examples, s, t, False, cfg.model.stack) for s in range(n)]
     teachers = [tcache(model, b) for b in batches]  # fills the cache for these batches (not timed)
@@ -61,7 +62,7 @@ def main():
     print(f"preset {cfg.name}: {cfg.model.llm} ({cfg.model.llm_training}) + {enc.key}, adapter {cfg.model.adapter}, "
           f"batch {t.batch_size} x accum {t.grad_accum}, {toks:.0f} tokens/micro-batch, teacher top-{t.teacher_topk}, "
           f"{torch.get_num_threads()} threads")
-    trainer.step(examples, None, tcache, 0)  # warm-up
+    trainer.step(data, 0)  # warm-up
 
     def bound(i):
         out = salad_loss(model(batches[i]), teachers[i], batches[i], t.alpha, t.temperature)
@@ -80,7 +81,7 @@ def main():
         'forward + loss + backward': mean_time(bound, n),
         'optimizer': mean_time(optimizer, n),
     }
-    step = mean_time(lambda i: trainer.step(examples, None, tcache, i), a.steps) / t.grad_accum
+    step = mean_time(lambda i: trainer.step(data, i), a.steps) / t.grad_accum
     for k, v in parts.items():
         print(f"{k:28s} {v:7.3f} s / micro-batch")
     lim = parts['forward + loss + backward']

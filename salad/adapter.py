@@ -131,16 +131,13 @@ class TransformerAdapter(nn.Module):
 
     def __init__(
         self,
-        enc_dim: int,
-        llm_dim: int,
-        stack: int = 4,
-        dim: int = 960,
-        layers: int = 12,
-        heads: int = 15,
-        kv_heads: int = 5,
-        mlp: int = 2560,
+        enc_dim: int,  # speech feature size
+        llm_dim: int,  # the LLM's hidden size
+        cfg: ModelConfig,  # `stack` and the `adapter_*` shape (dim, layers, heads, kv_heads, mlp)
     ):
         super().__init__()
+        stack, dim, layers = cfg.stack, cfg.adapter_dim, cfg.adapter_layers
+        heads, kv_heads, mlp = cfg.adapter_heads, cfg.adapter_kv_heads, cfg.adapter_mlp
 
         if dim % heads:
             raise ValueError(f"adapter_dim {dim} is not divisible by adapter_heads {heads}")
@@ -177,16 +174,7 @@ def create_adapter(cfg: ModelConfig, enc_dim: int, llm_dim: int) -> nn.Module:
     if cfg.adapter == 'stack_mlp':
         return StackMLPAdapter(enc_dim, llm_dim, cfg.stack, cfg.adapter_dim)
     if cfg.adapter == 'transformer':
-        return TransformerAdapter(
-            enc_dim,
-            llm_dim,
-            cfg.stack,
-            cfg.adapter_dim,
-            cfg.adapter_layers,
-            cfg.adapter_heads,
-            cfg.adapter_kv_heads,
-            cfg.adapter_mlp,
-        )
+        return TransformerAdapter(enc_dim, llm_dim, cfg)
     raise ValueError(f"unknown adapter {cfg.adapter!r}; use 'stack_mlp' or 'transformer'")
 
 # %% ../nbs/07_adapter.ipynb #5c813732

@@ -18,7 +18,7 @@ from .evaluate import evaluate_target
 from .layout import ARMS, STAGES, arm_overrides, data_dir, eval_label, run_layout
 from .runs import read_json, resolve_target
 from .stage1 import stage1
-from .stage2 import stage2
+from .stage2 import Stage2
 from .pipeline import pick_stages, run_experiment
 import yaml
 
@@ -148,7 +148,7 @@ def _cmd_stage2(a):
     data = Path(a.data) if a.data else data_dir(cfg.name, a.home)
     s1 = Path(a.stage1) if a.stage1 else run_layout(cfg.name).stage1
     run = Path(a.run) if a.run else run_layout(cfg.name).stage2(a.arm)
-    m = stage2(cfg, run, s1, data, home=a.home, force=a.force)
+    m = Stage2(cfg, run, s1, data, a.home, a.force).run()
     print(json.dumps({k: v for k, v in m.items() if k != 'clusters'}, indent=1))
     print(f"run folder: {run}")
 

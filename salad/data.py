@@ -567,16 +567,15 @@ def natural_speech(asterisk_dir=ASTERISK_DIR, asterisk_txt=ASTERISK_TXT, sphinx_
 
 # %% ../nbs/06_data.ipynb #1c3c6b90
 def load_speech_corpus(
-    name: str,  # hub id (e.g. 'openslr/librispeech_asr') or a save_to_disk folder
-    split: str = 'train',  # split to read
-    config: str | None = None,  # hub config name (e.g. 'clean')
-    audio_column: str = 'audio',
-    text_column: str = 'text',  # column names in the corpus
+    spec: str,  # a save_to_disk folder, or a hub id `name[:config[:split]]` (e.g. 'openslr/librispeech_asr:clean')
+    columns: tuple = ('audio', 'text'),  # the corpus's audio and transcript columns
     n: int | None = None,  # first n rows (None = all)
     audio_dir: str | Path | None = None,  # where embedded audio bytes are written (default: cache)
     home=None,
 ) -> Dataset:
     "A speech corpus as (id, audio path, text) rows; embedded audio is written once to the cache."
+    (name, config, split), (audio_column, text_column) = corpus_spec(spec), columns
+    split = split or 'train'
     if Path(name).exists():
         ds = load_from_disk(name)
         if isinstance(ds, datasets.DatasetDict):
@@ -723,8 +722,7 @@ def stage1_corpus(d: DataConfig, audio_dir: Path, home=None, progress: bool = Tr
     if src.is_dir() and not _is_saved_dataset(src):
         utts, st = speech_folder(src, d.skip_bad_audio)
     else:
-        name, config, split = corpus_spec(d.stage1_source)  # a hub id may name its config and split
-        utts = load_speech_corpus(name, split or 'train', config, home=home)
+        utts = load_speech_corpus(d.stage1_source, home=home)  # a hub id may name its config and split
         bad = {r['audio']: why for r in utts if (why := utterance_problem(r['audio'], r['text']))}
         if bad and not d.skip_bad_audio:
             raise AudioError(

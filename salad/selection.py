@@ -16,9 +16,10 @@ from .cache import DiskCache, content_key
 from .metrics import alignment_metrics, char_error_rate
 
 # %% auto #0
-__all__ = ['load_embedder', 'embed_texts', 'embed_pool', 'fit_centroids', 'nearest_centroids', 'balanced_assign', 'cluster_means',
-           'balanced_kmeans', 'describe_clusters', 'probe_indices', 'cluster_misalignment', 'cluster_cer',
-           'target_distribution', 'pick_order', 'take_budget', 'keep_clusters']
+__all__ = ['EMBED_BATCH', 'REFINE_ROUNDS', 'DESCRIBE_MEMBERS', 'load_embedder', 'embed_texts', 'embed_pool', 'fit_centroids',
+           'nearest_centroids', 'balanced_assign', 'cluster_means', 'balanced_kmeans', 'describe_clusters',
+           'probe_indices', 'cluster_misalignment', 'cluster_cer', 'target_distribution', 'pick_order', 'take_budget',
+           'keep_clusters']
 
 # %% ../nbs/12_selection.ipynb #d4bc6ca2
 def load_embedder(name: str = 'minilm', home=None) -> tuple:
@@ -51,13 +52,15 @@ def _save_npy(path: Path, a: np.ndarray):
         np.save(f, a)
 
 
+EMBED_BATCH = 64  # texts per forward pass of the embedder
+
+
 def embed_pool(
     texts: list,  # the pool's texts, in order
     out_path: str | Path,  # the `.npy` array to write (opened memory-mapped afterwards)
     embedder: str = 'minilm',  # `load_embedder` name
     home=None,  # cache folder: shards go to `$SALAD_HOME/embeddings/<embedder>`
     shard: int = 4096,  # texts per cached shard
-    batch_size: int = 64,
     progress: bool = True,
 ) -> np.ndarray:
     "Embeddings of `texts` (N, d), from the shard cache where possible, as a read-only memory map."
@@ -74,7 +77,7 @@ def embed_pool(
             cache.misses += 1
             if model is None:
                 model, tok = load_embedder(embedder, home)
-            e = embed_texts(model, tok, part, batch_size)
+            e = embed_texts(model, tok, part, EMBED_BATCH)
             cache.write(key, lambda p, e=e: _save_npy(p, e))
         e = np.load(cache.path(key))
         if arr is None:
@@ -169,21 +172,23 @@ def cluster_means(x: np.ndarray, labels: np.ndarray, k: int, chunk: int = 65536)
     return (sums / np.maximum(n, 1)[:, None]).astype(np.float32)
 
 
+REFINE_ROUNDS = 2  # balanced Lloyd rounds after the first assignment
+
+
 def balanced_kmeans(
     x: np.ndarray,  # (N, d) embeddings, in memory or memory-mapped
     k: int,  # clusters (K)
     sample: int = 100_000,  # rows the first centroids are fit on
     iters: int = 25,  # k-means iterations on the sample
     seed: int = 0,
-    refine: int = 2,  # balanced Lloyd rounds after the first assignment
-    chunk: int = 65536,
+    chunk: int = 65536,  # rows assigned at a time (memory)
 ) -> tuple:
     "(labels (N,), centroids (k, d)): K clusters of equal size (±1), seeded and deterministic."
     if not 2 <= k <= len(x):
         raise ValueError(f"K = {k} clusters for a pool of {len(x)} texts: K must be in [2, {len(x)}]")
     c = fit_centroids(x, k, sample, iters, seed)
     labels = balanced_assign(x, c, chunk=chunk)
-    for _ in range(refine):
+    for _ in range(REFINE_ROUNDS):
         c = cluster_means(x, labels, k, chunk)
         labels = balanced_assign(x, c, chunk=chunk)
     return labels, c
@@ -193,17 +198,19 @@ def _words(text: str) -> set:
     return set(re.findall(r"[a-z][a-z'-]{2,}", text.lower()))
 
 
+DESCRIBE_MEMBERS = 5000  # a cluster's words and examples come from at most this many members (seeded)
+
+
 def describe_clusters(
-    texts: list,  # the pool's texts
-    sources: list,  # their source tags
+    pool,  # the pool's `text` and `source` columns (a Dataset or a dict of lists)
     labels: np.ndarray,  # cluster ids
     x: np.ndarray,  # embeddings
     centroids: np.ndarray,
     n_words: int = 8,
     n_examples: int = 2,
-    max_members: int = 5000,  # words and examples come from at most this many members (seeded)
 ) -> list:
     "One dict per cluster: size, share per source, distinctive words, example texts."
+    texts, sources, max_members = pool['text'], pool['source'], DESCRIBE_MEMBERS
     k, rng = len(centroids), np.random.default_rng(0)
     df_all = Counter(w for t in texts for w in _words(t))
     out = []

@@ -16,7 +16,7 @@ from .cache import FeatureCache, TeacherCache
 from .data import data_fingerprint, eval_probe, load_data
 from .metrics import alignment_metrics
 from .runs import Step, all_done, step_config, write_json
-from .train import align_adapter, train_deps, train_stage
+from .train import TrainData, align_adapter, train_deps, train_stage
 
 # %% auto #0
 __all__ = ['n_held_out', 'StageData', 'stage_data', 'measure_on', 'teacher_cache', 'Stage1', 'stage1']
@@ -146,16 +146,8 @@ def align(self) -> dict:
     if not self.align_step:
         return {}
     cfg, own = self.cfg, ('steps', 'seconds', 'spans', 'vocab', 'ctc', 'ctc_first')
-    al = align_adapter(
-        cfg,
-        self.model,
-        self.data.train,
-        self.run_dir,
-        self.progress,
-        evaluate=self.measure,
-        inputs=self.base,
-        force=self.force,
-    )
+    data = TrainData(self.data.train, evaluate=self.measure, inputs=self.base)
+    al = align_adapter(cfg, self.model, data, self.run_dir, self.progress, self.force)
     return {f'align_{k}' if k in own else f'{k}_aligned': v for k, v in al.items()}
 
 
@@ -163,18 +155,8 @@ def align(self) -> dict:
 def distil(self) -> dict:
     "KD on the training examples (+ replay): checkpoints, resume, held-out M every `train.eval_every` steps."
     self.tcache = teacher_cache(self.cfg, self.home)
-    return train_stage(
-        self.cfg,
-        self.model,
-        self.data.train,
-        self.run_dir,
-        replay=self.data.replay,
-        progress=self.progress,
-        teacher_cache=self.tcache,
-        evaluate=self.measure,
-        inputs=self.inputs,
-        force=self.force,
-    )
+    data = TrainData(self.data.train, self.data.replay, self.tcache, self.measure, self.inputs)
+    return train_stage(self.cfg, self.model, data, self.run_dir, self.progress, self.force)
 
 # %% ../nbs/16_stage1.ipynb #3797841e
 @patch_to(Stage1)

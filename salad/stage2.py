@@ -25,7 +25,7 @@ from .selection import balanced_kmeans, cluster_cer, cluster_misalignment, descr
 from .selection import keep_clusters, pick_order, probe_indices, take_budget, target_distribution
 from .stage1 import measure_on, stage_data, teacher_cache
 from .synthesis import check_voice
-from .train import decay_start, train_deps, train_stage
+from .train import TrainData, decay_start, train_deps, train_stage
 
 # %% auto #0
 __all__ = ['pre_decay_checkpoint', 'stage2_train_config', 'mix_examples', 'eligible_texts', 'Stage2', 'stage2']
@@ -202,7 +202,7 @@ def cluster(self, x: np.ndarray) -> np.ndarray:
         t0 = time.time()
         labels, cents = balanced_kmeans(x, s2.clusters, s2.fit_sample, s2.kmeans_iters, s2.seed)
         _save_npz(self.run_dir / 'clusters.npz', labels=labels, centroids=cents)
-        desc = describe_clusters(self.pool['text'], self.pool['source'], labels, x, cents)
+        desc = describe_clusters(self.pool, labels, x, cents)
         write_json(self.run_dir / 'clusters.json', desc)
         sizes = np.bincount(labels)
         res = dict(clusters=len(sizes), min_size=int(sizes.min()), max_size=int(sizes.max()))
@@ -407,18 +407,8 @@ def train(self, picks: list) -> dict:
     if synth and (w := tcfg.train.span_window):
         synth = window_examples(synth, w, w, bos_ids(tok))
     mixed = mix_examples([self.data.train, synth], [1 - s2.synthetic_share, s2.synthetic_share], s2.seed)
-    last = train_stage(
-        tcfg,
-        self.model,
-        mixed,
-        self.run_dir,
-        replay=self.data.replay,
-        progress=self.progress,
-        teacher_cache=teacher_cache(tcfg, self.home),
-        evaluate=measure_on(self.data.probe),
-        inputs=self.inputs,
-        force=self.force,
-    )
+    data = TrainData(mixed, self.data.replay, teacher_cache(tcfg, self.home), measure_on(self.data.probe), self.inputs)
+    last = train_stage(tcfg, self.model, data, self.run_dir, self.progress, self.force)
     return dict(last, train_examples=len(mixed), synthetic_windows=len(synth), stage1_windows=len(self.data.train))
 
 # %% ../nbs/17_stage2.ipynb #0cb81e84
@@ -478,6 +468,6 @@ def run(self, progress: bool = True) -> dict:
     return self.after(probe, picks, self.train(picks))
 
 # %% ../nbs/17_stage2.ipynb #8d2e7317
-def stage2(cfg: SaladConfig, run_dir, stage1_dir, data_dir, home=None, progress: bool = True, force: bool = False):
+def stage2(cfg: SaladConfig, run_dir, stage1_dir, data_dir, home=None, progress: bool = True):
     "Stage II: select where the Stage I model is misaligned, synthesize, distil on the mix (`Stage2`'s steps)."
-    return Stage2(cfg, run_dir, stage1_dir, data_dir, home, force).run(progress)
+    return Stage2(cfg, run_dir, stage1_dir, data_dir, home).run(progress)  # redo changed steps: Stage2(force=True)

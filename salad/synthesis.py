@@ -19,9 +19,9 @@ from .metrics import char_error_rate
 import importlib
 
 # %% auto #0
-__all__ = ['KOKORO_PACKS', 'ENGINE_SETTINGS', 'list_voices', 'check_voice', 'synthesize', 'number_to_words', 'year_to_words',
-           'ordinal_to_words', 'normalize_for_speech', 'speakable', 'clip_key', 'clip_path', 'SynthesisReport',
-           'synthesize_batch', 'voice_cer']
+__all__ = ['KOKORO_PACKS', 'ENGINE_SETTINGS', 'CLIP_SR', 'list_voices', 'check_voice', 'synthesize', 'number_to_words',
+           'year_to_words', 'ordinal_to_words', 'normalize_for_speech', 'speakable', 'clip_key', 'clip_path',
+           'SynthesisReport', 'synthesize_batch', 'voice_cer']
 
 # %% ../nbs/05_synthesis.ipynb #fabd5ad0
 def _which(cmd):
@@ -334,18 +334,20 @@ def _synth_job(job):
         return i, 0.0, time.time() - t, f'{type(e).__name__}: {str(e)[:200]}'
 
 # %% ../nbs/05_synthesis.ipynb #06b4a0c2
+CLIP_SR = 16000  # sample rate of the cached clips (what the speech encoders take)
+
+
 def synthesize_batch(
     texts: list,  # texts to speak (normalise them first with `normalize_for_speech`)
     voice: str,  # `engine:voice`
     cache_dir: str | Path,  # the audio cache folder
-    sr: int = 16000,  # sample rate of the cached clips
     workers: int | None = None,  # processes; default: all cores
     max_chars: int = 600,  # longer texts are skipped
     progress: bool = True,  # show a tqdm bar
 ) -> SynthesisReport:
     "Speak `texts` with `voice` into the content-addressed cache, in parallel, resuming past work."
     check_voice(voice)
-    t0 = time.time()
+    t0, sr = time.time(), CLIP_SR
     rep = SynthesisReport(voice, [None] * len(texts))
     jobs = []
     for i, text in enumerate(texts):

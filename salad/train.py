@@ -8,6 +8,7 @@ import json, os, random, shutil, time
 from pathlib import Path
 import numpy as np
 import torch
+from collections.abc import Callable
 from dataclasses import dataclass
 from accelerate import Accelerator, PartialState
 from accelerate.state import AcceleratorState
@@ -23,8 +24,8 @@ from .runs import Step, load_state, load_tensors, step_config, write_json
 
 # %% auto #0
 __all__ = ['wsd_multiplier', 'batch_indices', 'is_replay_step', 'save_checkpoint', 'latest_checkpoint', 'load_checkpoint',
-           'truncate_log', 'make_optimizer', 'train_deps', 'decay_start', 'resume_safe', 'micro_batch', 'Trainer',
-           'TrainLog', 'train_stage', 'align_adapter']
+           'truncate_log', 'make_optimizer', 'train_deps', 'decay_start', 'resume_safe', 'micro_batch', 'TrainData',
+           'Trainer', 'TrainLog', 'train_stage', 'align_adapter']
 
 # %% ../nbs/10_train.ipynb #a0e54990
 def wsd_multiplier(step: int, total: int, warmup: int, decay_fraction: float) -> float:
@@ -54,16 +55,23 @@ def is_replay_step(step: int, share: float, seed: int) -> bool:
     return share > 0 and np.random.default_rng([seed, step, 7]).random() < share
 
 # %% ../nbs/10_train.ipynb #8151e153
-def save_checkpoint(run_dir, step, model, optimizer, scheduler, cfg, keep=2, keep_steps=()) -> Path:
-    "Atomically write `run_dir/checkpoints/step-XXXXXX`; keep the newest `keep` and those of `keep_steps`."
+def save_checkpoint(
+    run_dir,  # the run folder: writes `checkpoints/step-XXXXXX`
+    step: int,  # steps done
+    model: SpeechLM,  # unwrapped; its trainable weights are written
+    states: dict,  # `optimizer=` and `scheduler=` state dicts
+    cfg: SaladConfig,  # saved beside; `train.keep_checkpoints` newest checkpoints are kept
+    keep_steps=(),  # steps whose checkpoints are kept as well (the pre-decay one)
+) -> Path:
+    "Atomically write a checkpoint with the RNG states; remove the old ones except the newest and `keep_steps`."
     ck = Path(run_dir) / 'checkpoints' / f'step-{step:06d}'
     with atomic_dir(ck) as tmp:
         save_speech_lm(model, tmp / 'model')
         np_state = np.random.get_state()  # ('MT19937', keys, position, has_gauss, cached_gaussian)
         torch.save(
             dict(
-                optimizer=optimizer.state_dict(),
-                scheduler=scheduler.state_dict(),
+                optimizer=states['optimizer'],
+                scheduler=states['scheduler'],
                 step=step,
                 torch_rng=torch.get_rng_state(),
                 numpy_rng=torch.from_numpy(np_state[1].astype(np.int64)),
@@ -74,7 +82,7 @@ def save_checkpoint(run_dir, step, model, optimizer, scheduler, cfg, keep=2, kee
             tmp / 'state.pt',
         )
         save_config(cfg, tmp / 'config.yaml')
-    for old in sorted((Path(run_dir) / 'checkpoints').glob('step-*'))[:-keep]:
+    for old in sorted((Path(run_dir) / 'checkpoints').glob('step-*'))[: -cfg.train.keep_checkpoints]:
         if int(old.name.split('-')[1]) not in keep_steps:
             shutil.rmtree(old)
     return ck
@@ -200,6 +208,17 @@ def micro_batch(acc, pool: list, s: int, t: TrainConfig, replay_step: bool, stac
 
 
 @dataclass
+class TrainData:
+    "What one training run reads besides its config and model: stages fill it, tests often pass examples alone."
+
+    examples: list  # interleaved examples (`prepare_examples`)
+    replay: list | None = None  # text-only examples for replay steps (tokenized spans, kind 'text')
+    teacher_cache: TeacherCache | None = None  # cached top-k teacher log-probs instead of the live teacher
+    evaluate: Callable | None = None  # fn(model) -> dict: the held-out measurement every `eval_every` steps
+    inputs: object = None  # fingerprint(s) of what `examples` were made from (part of the step's fingerprint)
+
+
+@dataclass
 class Trainer:
     "What every step of one training run shares: the accelerator, the prepared model and optimizer, the schedule."
 
@@ -209,18 +228,18 @@ class Trainer:
     sched: object  # the WSD `LambdaLR` (None when only stepping, e.g. in a benchmark)
     cfg: SaladConfig
 
-    def step(self, examples: list, replay, teacher_cache, step_i: int) -> tuple:
+    def step(self, data: TrainData, step_i: int) -> tuple:
         "One optimizer step over `grad_accum` micro-batches: (loss parts of the last one, replay step?, tokens)."
         acc, model, opt, t = self.acc, self.model, self.opt, self.cfg.train
         inner = acc.unwrap_model(model)
         replay_step = is_replay_step(step_i, t.replay_share, t.seed)
-        pool, toks = replay if replay_step else examples, 0
+        pool, toks, cache = data.replay if replay_step else data.examples, 0, data.teacher_cache
         for micro in range(t.grad_accum):
             with acc.accumulate(model):
                 batch = micro_batch(acc, pool, step_i * t.grad_accum + micro, t, replay_step, inner.cfg.stack)
                 with acc.autocast():
                     logits = model(batch)
-                    teacher = teacher_cache(inner, batch) if teacher_cache is not None else inner.teacher_logits(batch)
+                    teacher = cache(inner, batch) if cache is not None else inner.teacher_logits(batch)
                     out = salad_loss(logits, teacher, batch, t.alpha, t.temperature)
                 if out['loss'].requires_grad:  # text-only + frozen LLM: nothing to train
                     acc.backward(out['loss'])
@@ -273,30 +292,29 @@ def after_step(self, run_dir: Path, last: dict, log, evaluate):
     if n % t.checkpoint_every == 0 or end or n == pre_decay:
         acc.wait_for_everyone()
         if acc.is_main_process:
-            save_checkpoint(run_dir, n, inner, opt, sched, cfg, t.keep_checkpoints, keep_steps=(pre_decay,))
+            states = dict(optimizer=opt.state_dict(), scheduler=sched.state_dict())
+            save_checkpoint(run_dir, n, inner, states, cfg, keep_steps=(pre_decay,))
 
 # %% ../nbs/10_train.ipynb #8621736d
 def train_stage(
     cfg: SaladConfig,  # `train` section drives the loop; saved with the run
     model: SpeechLM,  # the model to train (adapter initialised, LLM in its training mode)
-    examples: list,  # interleaved examples (`prepare_examples`)
+    data: TrainData | list,  # examples, replay, teacher cache, held-out measurement (or the examples alone)
     run_dir: str | Path,  # run folder (resumes from its newest checkpoint)
-    replay: list | None = None,  # text-only examples for replay steps (tokenized spans, kind 'text')
     progress: bool = True,
-    evaluate=None,  # optional fn(model) -> dict, run every `eval_every` steps and logged
-    teacher_cache: TeacherCache | None = None,  # cached top-k teacher log-probs instead of the live teacher
-    inputs=None,  # fingerprint(s) of what `examples` were made from (part of the step's fingerprint)
     force: bool = False,  # redo instead of refusing when the settings changed
 ) -> dict:
     "Train with α·KD + (1−α)·NLL at next-text positions; checkpoint, resume, log; return final metrics."
     t, run_dir = cfg.train, Path(run_dir)
-    step = Step(run_dir, 'train', train_deps(cfg, inputs), ('checkpoints', 'final', 'log.jsonl', 'metrics.json'), force)
+    data = data if isinstance(data, TrainData) else TrainData(data)
+    outputs = ('checkpoints', 'final', 'log.jsonl', 'metrics.json')
+    step = Step(run_dir, 'train', train_deps(cfg, data.inputs), outputs, force)
     if (done := step.done()) is not None:  # finished with these settings: load its weights, train nothing
         model.load_state_dict(load_tensors(run_dir / 'final' / 'trainable.safetensors'), strict=False)
         return done
-    if not examples:
+    if not data.examples:
         raise ValueError("train_stage: no training examples")
-    if t.replay_share > 0 and not replay:
+    if t.replay_share > 0 and not data.replay:
         raise ValueError("train_stage: replay_share > 0 but no replay examples given")
     acc, opt, sched, start = _prepare(cfg, model, run_dir, step)
     model, opt = acc.prepare(model, opt)
@@ -312,7 +330,7 @@ def train_stage(
     model.train()
     t0, toks, last = time.time(), 0, {}
     for step_i in bar:
-        out, replay_step, n_tok = trainer.step(examples, replay, teacher_cache, step_i)
+        out, replay_step, n_tok = trainer.step(data, step_i)
         sched.step()
         toks += n_tok
         last = dict(
@@ -325,7 +343,7 @@ def train_stage(
             tokens_per_s=round(toks / (time.time() - t0), 1),
         )
         bar.set_postfix(loss=f"{last['loss']:.3f}", tok_s=last['tokens_per_s'])
-        trainer.after_step(run_dir, last, log, evaluate)
+        trainer.after_step(run_dir, last, log, data.evaluate)
     bar.close()
     if log:
         log.close()
@@ -371,22 +389,21 @@ def _save_alignment(model: SpeechLM, out: Path, log: list, res: dict):
 def align_adapter(
     cfg: SaladConfig,  # `train.align_steps`, `align_lr`, `align_batch`, `seed`, `max_grad_norm` are used
     model: SpeechLM,  # its adapter is trained in place
-    examples: list,  # interleaved training examples; their speech spans are used
+    data: TrainData | list,  # the examples' speech spans are used; `evaluate` runs after, `inputs` fingerprints
     run_dir: str | Path,  # writes `run_dir/align/`
     progress: bool = True,
-    evaluate=None,  # optional fn(model) -> dict, run after alignment and stored in its metrics
-    inputs=None,  # fingerprint(s) of what `examples` were made from
     force: bool = False,  # redo instead of refusing when the settings changed
 ) -> dict:
     "Pre-align the adapter with CTC onto the LLM's token embeddings; load the result if this run has it already."
     t, out = cfg.train, Path(run_dir) / 'align'
+    data = data if isinstance(data, TrainData) else TrainData(data)
     if t.align_steps < 1:
         raise ValueError(f"train.align_steps must be >= 1 to align, got {t.align_steps}")
-    step = Step(run_dir, 'align', dict(inputs=inputs, **step_config(cfg, 'align')), ('align',), force)
+    step = Step(run_dir, 'align', dict(inputs=data.inputs, **step_config(cfg, 'align')), ('align',), force)
     if (done := step.done()) is not None:
         model.load_state_dict(load_tensors(out / 'model' / 'trainable.safetensors'), strict=False)
         return done
-    spans = [sp for ex in examples for sp in ex if sp['kind'] == 'speech' and sp['ids']]
+    spans = [sp for ex in data.examples for sp in ex if sp['kind'] == 'speech' and sp['ids']]
     if not spans:
         raise ValueError("align_adapter: the training examples have no speech spans")
     t0 = time.time()
@@ -399,8 +416,8 @@ def align_adapter(
         ctc=log[-1]['ctc'],
         seconds=round(time.time() - t0, 1),
     )
-    if evaluate:
-        res.update(evaluate(model))
+    if data.evaluate:
+        res.update(data.evaluate(model))
     state = PartialState()  # under DDP every process aligns identically (same seed and data); one writes
     if state.is_main_process:
         _save_alignment(model, out, log, res)

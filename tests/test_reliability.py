@@ -116,11 +116,11 @@ def test_hard_resumes_are_bit_identical(override, tmp_path, monkeypatch):
     "LoRA weights, accumulated micro-batches and text replay resume exactly after a kill."
     cfg = get_config('tiny', dict(override, train=dict(override.get('train', {}), steps=8, checkpoint_every=3, lr_llm=1e-3)))
     replay = [[dict(kind='text', ids=list(range(1 + i, 12 + i)))] for i in range(8)]
-    ref = dist.train_stage(cfg, tiny_speech_lm(cfg), EX, tmp_path/'ref', replay=replay, progress=False)
+    ref = dist.train_stage(cfg, tiny_speech_lm(cfg), dist.TrainData(EX, replay=replay), tmp_path/'ref', progress=False)
     _kill_on(monkeypatch, dist, 'save_checkpoint', nth=1, after=True)
-    with pytest.raises(Killed): dist.train_stage(cfg, tiny_speech_lm(cfg), EX, tmp_path/'run', replay=replay, progress=False)
+    with pytest.raises(Killed): dist.train_stage(cfg, tiny_speech_lm(cfg), dist.TrainData(EX, replay=replay), tmp_path/'run', progress=False)
     monkeypatch.undo()
-    res = dist.train_stage(cfg, tiny_speech_lm(cfg), EX, tmp_path/'run', replay=replay, progress=False)
+    res = dist.train_stage(cfg, tiny_speech_lm(cfg), dist.TrainData(EX, replay=replay), tmp_path/'run', progress=False)
     _same_weights(tmp_path/'ref'/'final'/'trainable.safetensors', tmp_path/'run'/'final'/'trainable.safetensors')
     assert res['loss'] == ref['loss']
     if 'llm_training' in override.get('model', {}):  # the LLM's own weights were trained and saved
@@ -134,7 +134,7 @@ def test_rng_states_are_restored_exactly(tmp_path):
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     torch.manual_seed(3); np.random.seed(4); random.seed(5)
     torch.rand(7); np.random.rand(9); random.random()  # advance, so the saved states are not the seeds' own
-    ck = dist.save_checkpoint(tmp_path, 1, model, opt, sched, CFG)
+    ck = dist.save_checkpoint(tmp_path, 1, model, dict(optimizer=opt.state_dict(), scheduler=sched.state_dict()), CFG)
     expected = (torch.rand(3), np.random.rand(3), [random.random() for _ in range(3)])
     torch.manual_seed(99); np.random.seed(99); random.seed(99)
     dist.load_checkpoint(ck, model, opt, sched)

@@ -92,7 +92,7 @@ def test_stage2_training_path_trains_lora_and_full(mode, tmp_path):
     cfg = get_config('tiny', {'model': {'llm_training': mode}, 'train': {'replay_share': 0.3}})
     ex = synthetic_examples(12, 64, 12)
     replay = [[dict(kind='text', ids=e[0]['ids'] * 3)] for e in ex]
-    dist.train_stage(cfg, tiny_speech_lm(cfg), ex, tmp_path/'s1', replay=replay, progress=False)  # a tiny Stage I
+    dist.train_stage(cfg, tiny_speech_lm(cfg), dist.TrainData(ex, replay=replay), tmp_path/'s1', progress=False)  # a tiny Stage I
     ck = salad.stage2.pre_decay_checkpoint(tmp_path/'s1')
     assert ck.name == 'step-000005'
     model = tiny_speech_lm(cfg)
@@ -104,7 +104,7 @@ def test_stage2_training_path_trains_lora_and_full(mode, tmp_path):
     batch = collate_interleaved(probe, model.cfg.stack)
     teacher = model.teacher_logits(batch)
     mixed = salad.stage2.mix_examples([ex[:8], ex[8:]], [0.5, 0.5], seed=0)
-    res = dist.train_stage(salad.stage2.stage2_train_config(cfg), model, mixed, tmp_path/'s2', replay=replay, progress=False)
+    res = dist.train_stage(salad.stage2.stage2_train_config(cfg), model, dist.TrainData(mixed, replay=replay), tmp_path/'s2', progress=False)
     assert res['step'] == cfg.stage2.steps and res['lr'] == 0.0  # decayed to 0
     end = model.trainable_state_dict()
     moved = [k for k in start if not torch.equal(start[k], end[k])]
