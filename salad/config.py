@@ -252,18 +252,18 @@ PRESETS = {
         ),
     ),
     'quick': dict(  # the whole chain in < 15 min on 2 cores from an empty cache: the cpu recipe, shrunk
-        data=dict(stage1_passages=150, items_per_task=10, pool_sources=['sciq', 'drop', 'qasper']),
+        data=dict(stage1_passages=150, items_per_task=8, pool_sources=['sciq', 'drop', 'qasper']),
         train=dict(
-            steps=30,
+            steps=20,
             span_window=16,
             teacher_topk=32,
-            warmup_steps=3,
-            eval_every=15,
-            checkpoint_every=15,
+            warmup_steps=2,
+            eval_every=10,
+            checkpoint_every=10,
             probe_examples=16,
         ),
         eval=dict(probe_passages=4),
-        stage2=dict(clusters=4, probe_per_cluster=2, cer_spans=2, budget=60, steps=8, warmup_steps=2),
+        stage2=dict(clusters=4, probe_per_cluster=2, cer_spans=2, budget=40, steps=6, warmup_steps=1),
     ),
     'cpu': dict(
         data=dict(  # ≥ 5,000 spoken Stage I spans; 500 items where the 135M model is above chance
