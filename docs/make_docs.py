@@ -87,24 +87,24 @@ def _links(md: str, depth: int) -> str:
     return md.replace('](RESULTS.md', f']({up}RESULTS.md').replace('](../../RESULTS.md', f']({up}RESULTS.md')
 
 
-def site() -> Path:
-    "Write _docs/: index.md, pages/, api/ (module notebooks), experiments/, RESULTS.md, and the nav."
-    shutil.rmtree(OUT, ignore_errors=True)
-    (OUT / 'pages').mkdir(parents=True)
-    (OUT / 'api').mkdir()
-    (OUT / 'experiments').mkdir()
-    (OUT / 'index.md').write_text(_links(notebook_markdown(NBS / 'index.ipynb'), 0))
+def site(out: Path = OUT) -> Path:
+    "Write `out` (_docs/): index.md, pages/, api/, experiments/, RESULTS.md; and beside it _mkdocs.yml, the nav."
+    shutil.rmtree(out, ignore_errors=True)
+    (out / 'pages').mkdir(parents=True)
+    (out / 'api').mkdir()
+    (out / 'experiments').mkdir()
+    (out / 'index.md').write_text(_links(notebook_markdown(NBS / 'index.ipynb'), 0))
     order = ['running', 'presets', 'method', 'results', 'paper_scale', 'install', 'speed', 'tests', 'layout']
     pages = sorted((NBS / 'pages').glob('*.md'), key=lambda p: (order.index(p.stem) if p.stem in order else 99, p.stem))
     for p in pages:
-        (OUT / 'pages' / p.name).write_text(_links(p.read_text(), 1))
+        (out / 'pages' / p.name).write_text(_links(p.read_text(), 1))
     mods = sorted(p for p in NBS.glob('[0-9][0-9]_*.ipynb'))
     for p in mods:
-        module_page(p, OUT / 'api' / p.name)
+        module_page(p, out / 'api' / p.name)
     exps = sorted((NBS / 'experiments').glob('*.ipynb'))
     for p in exps:
-        shutil.copy(p, OUT / 'experiments' / p.name)
-    shutil.copy(ROOT / 'RESULTS.md', OUT / 'RESULTS.md')
+        shutil.copy(p, out / 'experiments' / p.name)
+    shutil.copy(ROOT / 'RESULTS.md', out / 'RESULTS.md')
     nav = [
         {'Guide': 'index.md'},
         {'Pages': [f'pages/{p.name}' for p in pages]},
@@ -112,9 +112,9 @@ def site() -> Path:
         {'Experiments': [f'experiments/{p.name}' for p in exps]},
         {'Results log': 'RESULTS.md'},
     ]
-    conf = {'INHERIT': 'mkdocs.yml', 'nav': nav}  # the committed settings, and the nav of what was written
-    (ROOT / '_mkdocs.yml').write_text(json.dumps(conf, indent=1))  # JSON is YAML
-    return OUT
+    conf = {'INHERIT': str(ROOT / 'mkdocs.yml'), 'docs_dir': str(out), 'nav': nav}  # the settings and this nav
+    (out.parent / '_mkdocs.yml').write_text(json.dumps(conf, indent=1))  # JSON is YAML
+    return out
 
 
 if __name__ == '__main__':

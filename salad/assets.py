@@ -5,7 +5,7 @@
 # %% ../nbs/03_assets.ipynb #1f6570cf
 from __future__ import annotations
 import hashlib, json, os, shutil, struct, tempfile, importlib.util, importlib.metadata
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -57,24 +57,45 @@ def package_dir(
     return Path(list(spec.submodule_search_locations)[0])
 
 # %% ../nbs/03_assets.ipynb #26526cb5
+def _owner_alive(tmp: Path) -> bool:
+    "Is the process that made the temporary folder `.<name>.tmp-<pid>-…` still running?"
+    pid = tmp.name.split('.tmp-')[-1].split('-')[0]
+    if not pid.isdigit():
+        return False  # made before folders carried their maker's PID
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 @contextmanager
 def atomic_dir(
-    target: str | Path,  # final folder; must not exist yet
+    target: str | Path,  # final folder (replaced if it exists)
 ):
     "Yield a temporary folder that is renamed to `target` only if the block finishes."
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(f'.{target.name}.tmp-*'):
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{target.name}.tmp-', dir=target.parent))
+        if not _owner_alive(stale):  # a concurrent builder's folder is its own
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{target.name}.tmp-{os.getpid()}-', dir=target.parent))
     try:
         yield tmp
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+        if target.exists():  # moved aside in one rename, so a reader never sees a half-removed folder
+            old = Path(tempfile.mkdtemp(prefix=f'.{target.name}.tmp-{os.getpid()}-old', dir=target.parent))
+            with suppress(FileNotFoundError):
+                os.replace(target, old)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not target.exists():
+                raise  # else a concurrent builder put its whole folder there first: it stands
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        for t in target.parent.glob(f'.{target.name}.tmp-{os.getpid()}-*'):
+            shutil.rmtree(t, ignore_errors=True)
 
 # %% ../nbs/03_assets.ipynb #b7fca81b
 _CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}

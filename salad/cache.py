@@ -61,9 +61,12 @@ class DiskCache:
         "Call `writer(tmp_path)` to make the entry, then rename it into place."
         p = self.path(key)
         p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(f'.{p.name}.{os.getpid()}.tmp')
-        writer(tmp)
-        os.replace(tmp, p)
+        tmp = p.with_name(f'.{p.name}.{os.getpid()}.tmp')  # one per process: concurrent writers never share one
+        try:
+            writer(tmp)
+            os.replace(tmp, p)  # the last complete entry wins; a reader sees a whole entry or none
+        finally:
+            tmp.unlink(missing_ok=True)
         return p
 
     def tensors(self, key: str, make) -> dict:

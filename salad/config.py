@@ -252,7 +252,7 @@ PRESETS = {
         ),
     ),
     'quick': dict(  # the whole chain in < 15 min on 2 cores from an empty cache: the cpu recipe, shrunk
-        data=dict(stage1_passages=150, items_per_task=8, pool_sources=['sciq', 'drop', 'qasper']),
+        data=dict(stage1_passages=150, items_per_task=8, pool_sources=['sciq', 'qasper']),
         train=dict(
             steps=20,
             span_window=16,

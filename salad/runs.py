@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_runs.ipynb #6835ab5e
 from __future__ import annotations
-import hashlib, json, math, os, re, shutil, time
+import fcntl, hashlib, json, math, os, re, shutil, sys, time
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from fastcore.basics import patch_to
@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 __all__ = ['LATE_KEYS', 'TRAIN_SAFE', 'STEP_CONFIG', 'RunError', 'to_json', 'finite_or_none', 'write_json', 'read_json',
            'flatten', 'fingerprint', 'without_late_keys', 'config_view', 'changed_keys', 'file_digest', 'step_config',
            'Step', 'all_done', 'refuse_changed', 'load_tensors', 'load_state', 'resolve_target', 'target_identity',
-           'write_jsonl', 'read_jsonl']
+           'write_jsonl', 'read_jsonl', 'RunLock']
 
 # %% ../nbs/01_runs.ipynb #e1910753
 class RunError(ValueError):
@@ -57,8 +57,11 @@ def write_json(path: str | Path, obj, indent: int | None = 1) -> Path:
     text = to_json(obj, indent)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    tmp.write_text(text + '\n')
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text + '\n')
+        os.replace(tmp, path)
+    finally:  # a write stopped half-way (an exception, a stop signal) leaves no temporary file
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -355,11 +358,42 @@ def write_jsonl(path: str | Path, rows: list) -> Path:
     "Write one strict JSON object per line, atomically."
     path = Path(path)
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    tmp.write_text(''.join(to_json(r, None) + '\n' for r in rows))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(''.join(to_json(r, None) + '\n' for r in rows))
+        os.replace(tmp, path)
+    finally:  # a write stopped half-way (an exception, a stop signal) leaves no temporary file
+        tmp.unlink(missing_ok=True)
     return path
 
 # %% ../nbs/01_runs.ipynb #f23d8335
 def read_jsonl(path: str | Path) -> list:
     "The objects of a JSONL file."
     return [json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()]
+
+# %% ../nbs/01_runs.ipynb #a2da1aab
+class RunLock:
+    "An exclusive lock on a run folder for the life of one command; a second command is refused, naming the first."
+
+    def __init__(self, folder: str | Path):
+        self.path, self.f = Path(folder) / '.lock', None
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(self.path, 'a+')
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or 'another process'
+            f.close()
+            raise RunError(f"{self.path.parent} is in use by {holder}: one command per run folder") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"PID {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')} ({' '.join(sys.argv[:4])})\n")
+        f.flush()
+        self.f = f
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.f, fcntl.LOCK_UN)
+        self.f.close()

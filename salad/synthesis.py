@@ -385,9 +385,16 @@ def synthesize_batch(
         # importable, so it is taken from the installed module even when this runs inside the notebook
         from salad.synthesis import _synth_job as worker
 
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn')) as ex:
+        ex = ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn'))
+        try:
             for res in ex.map(worker, jobs, chunksize=max(1, min(16, len(jobs) // (4 * workers)))):
                 _collect(res)
+        except BaseException:  # an interrupt (Jupyter's, Ctrl-C) stops the workers now, not after the queue
+            for p in list((ex._processes or {}).values()):
+                p.terminate()
+            ex.shutdown(wait=False, cancel_futures=True)
+            raise
+        ex.shutdown()
     bar.close()
     rep.wall_seconds = time.time() - t0
     return rep

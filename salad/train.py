@@ -315,7 +315,10 @@ def train_stage(
     if not data.examples:
         raise ValueError("train_stage: no training examples")
     if t.replay_share > 0 and not data.replay:
-        raise ValueError("train_stage: replay_share > 0 but no replay examples given")
+        raise ValueError(
+            f"train.replay_share={t.replay_share} but there are no replay passages: the broad pool has none left "
+            "after eval.probe_passages are held out (more data.pool_sources, fewer eval.probe_passages, or replay off)"
+        )
     acc, opt, sched, start = _prepare(cfg, model, run_dir, step)
     model, opt = acc.prepare(model, opt)
     trainer = Trainer(acc, model, opt, sched, cfg)

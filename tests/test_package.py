@@ -33,5 +33,5 @@ def test_notebooks_are_formatted():
     "The notebooks (the source) are `ruff format`ted at 120 columns: `make format` fixes it."
     import shutil
     ruff = shutil.which('ruff') or str(Path(sys.executable).parent/'ruff')
-    r = subprocess.run([ruff, 'format', '--check', 'nbs'], cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run([ruff, 'format', '--check', '--no-cache', 'nbs'], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
