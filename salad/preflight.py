@@ -149,12 +149,12 @@ def _hf_config(name: str, home=None):
     from transformers import AutoConfig
 
     path = str(name)
-    if path in REGISTRY:
-        a = REGISTRY[path]
-        path = str(a.source_dirs()[0] / a.subdir) if a.build is None else str(asset_dir(path, home))
     try:
+        if path in REGISTRY:
+            a = REGISTRY[path]
+            path = str(a.source_dirs()[0] / a.subdir) if a.build is None else str(asset_dir(path, home))
         return AutoConfig.from_pretrained(path)
-    except Exception:
+    except Exception:  # not installed, not converted yet, or not a transformers model: not counted
         return None
 
 

@@ -35,6 +35,8 @@ def built(run: Path, home: Path) -> dict:
     "The data build's rows and summary, with the cache folder's path and the timings taken out."
     out = {p: json.dumps(load_data(run / 'data', p).to_list()).replace(str(home), '~') for p in ('stage1', 'pool')}
     summary = json.loads((run / 'data' / 'summary.json').read_text())
+    for k in ('synthesized', 'cached', 'audio_seconds', 'synth_seconds'):  # what this attempt spoke, not what it built
+        summary['stage1'].pop(k)
     return dict(out, summary={k: v for k, v in summary.items() if k != 'seconds'})
 
 
