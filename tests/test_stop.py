@@ -93,15 +93,21 @@ def test_a_signal_stops_the_whole_tree_and_the_rerun_resumes(sig, tmp_path, refe
     assert built(runs / 't', home) == reference
 
 
+def started_holding_the_lock(runs: Path, home: Path):
+    "`salad run` on the tiny data build, once it holds its run folder's lock."
+    p = salad(data_run(runs), home)
+    lock, deadline = runs / 't' / '.lock', time.time() + 120
+    while not (lock.exists() and f'PID {p.pid}' in lock.read_text()):
+        assert p.poll() is None and time.time() < deadline, p.stdout.read()
+        time.sleep(0.1)
+    return p
+
+
 @pytest.mark.slow
 def test_one_run_per_folder(tmp_path, reference):
     "A second `salad run` on a folder in use is refused, naming the first; the first finishes as if alone."
     home, runs = fresh_home(tmp_path), tmp_path / 'runs'
-    first = salad(data_run(runs), home)
-    lock, deadline = runs / 't' / '.lock', time.time() + 120
-    while not (lock.exists() and f'PID {first.pid}' in lock.read_text()):
-        assert first.poll() is None and time.time() < deadline, first.stdout.read()
-        time.sleep(0.1)
+    first = started_holding_the_lock(runs, home)
     second = salad(data_run(runs), home)
     out2, _ = second.communicate(timeout=120)
     assert second.returncode == 2 and f'is in use by PID {first.pid} since' in out2, out2
@@ -115,11 +121,7 @@ def test_one_run_per_folder(tmp_path, reference):
 @pytest.mark.slow
 def test_a_lock_left_by_a_killed_run_never_blocks(tmp_path):
     home, runs = fresh_home(tmp_path), tmp_path / 'runs'
-    p = salad(data_run(runs), home)
-    lock, deadline = runs / 't' / '.lock', time.time() + 120
-    while not (lock.exists() and f'PID {p.pid}' in lock.read_text()):
-        assert p.poll() is None and time.time() < deadline, p.stdout.read()
-        time.sleep(0.1)
+    p = started_holding_the_lock(runs, home)
     os.killpg(p.pid, signal.SIGKILL)  # no handler runs: the OS releases the lock
     p.wait()
     q = salad(['run', '--preset', 'tiny', '--name', 't', '--runs', str(runs), '--only', 'report'], home)
@@ -150,10 +152,11 @@ def _make_dir(args):
     "Build the same folder atomically, as two runs preparing one asset would."
     from salad.assets import atomic_dir
     target, worker = args
-    for rnd in range(20):
+    for rnd in range(8):
         with atomic_dir(Path(target)) as tmp:
             for i in range(20):
                 (tmp / f'part-{i}').write_bytes(bytes([i]) * 65536)
+                time.sleep(0.01)  # a build takes a while: the two overlap
     return worker
 
 
