@@ -20,6 +20,7 @@ from transformers import AutoConfig, AutoModel, LlamaConfig, LlamaModel, MimiMod
 from .assets import load_llm, resolve
 from .config import from_dict
 from tqdm.auto import tqdm
+from fastcore.basics import patch_to
 
 # %% auto #0
 __all__ = ['WHISPER_SAMPLES', 'SpeechEncoder', 'load_speech_encoder', 'stack_frames', 'StackMLPAdapter', 'TransformerAdapter',
@@ -72,9 +73,9 @@ class SpeechEncoder(nn.Module):
             return torch.cat(
                 [self._whisper(wav[i : i + WHISPER_SAMPLES], p) for i in range(0, max(1, len(wav)), WHISPER_SAMPLES)]
             )
+        if self.kind == 'mimi':  # whole frames, as in a batch (`encode_batch`)
+            return self._mimi_batch([wav], p)[0]
         x = torch.as_tensor(resample(np.asarray(wav, np.float32), 16000, self.sr), device=p.device, dtype=p.dtype)
-        if self.kind == 'mimi':
-            return self.model.encoder(x[None, None]).latents[0].T  # 1, D, T' -> T', D
         return self.model(x[None]).last_hidden_state[0]  # T', D
 
     def _whisper(self, wav, p):
@@ -91,6 +92,63 @@ class SpeechEncoder(nn.Module):
             x = out[0] if isinstance(out, tuple) else out
         return m.layer_norm(x)[0, :n_frames]
 
+# %% ../nbs/07_adapter.ipynb #5158e9c7
+def _key_padding_mask(lens: torch.Tensor, n: int, dtype) -> torch.Tensor:
+    "Additive attention mask (B, 1, 1, n): 0 for a clip's own frames, the dtype's minimum past its length."
+    pad = torch.arange(n, device=lens.device)[None] >= lens[:, None]  # B, n
+    return torch.zeros(pad.shape, dtype=dtype, device=lens.device).masked_fill(pad, torch.finfo(dtype).min)[
+        :, None, None
+    ]
+
+
+@patch_to(SpeechEncoder)
+def _whisper_batch(self, wavs: list, p) -> list:
+    "Whisper features of clips of at most 30 s, one forward pass, each equal to the clip's own `_whisper`."
+    m = self.model
+    mels = [log_mel(w, m.config.num_mel_bins, pad_to_30s=self.mode == 'padded') for w in wavs]  # M, T each
+    T = max(x.shape[1] for x in mels)
+    mel = torch.stack([F.pad(x, (0, T - x.shape[1])) for x in mels]).to(p.device, p.dtype)  # B, M, T
+    lens = torch.tensor([x.shape[1] for x in mels], device=p.device)
+    x = F.gelu(m.conv1(mel)) * (torch.arange(T, device=p.device)[None] < lens[:, None])[:, None]
+    x = F.gelu(m.conv2(x)).permute(0, 2, 1)  # B, ceil(T/2), D
+    x = x + m.embed_positions.weight[: x.shape[1]]
+    mask = _key_padding_mask((lens + 1) // 2, x.shape[1], x.dtype)
+    for layer in m.layers:
+        out = layer(x, mask)
+        x = out[0] if isinstance(out, tuple) else out
+    x = m.layer_norm(x)
+    return [x[b, : (len(w) // 160 + 1) // 2] for b, w in enumerate(wavs)]
+
+# %% ../nbs/07_adapter.ipynb #e2053294
+@patch_to(SpeechEncoder)
+def _mimi_batch(self, wavs: list, p) -> list:
+    "Mimi features of clips zero-padded to whole frames (causal: zeros after a clip leave its frames alone)."
+    hop = round(self.sr / self.model.config.frame_rate)  # samples per frame (1920 at 24 kHz, 12.5 frames/s)
+    xs = [torch.as_tensor(resample(np.asarray(w, np.float32), 16000, self.sr)) for w in wavs]
+    n = [-(-len(a) // hop) for a in xs]  # a clip's frames: a partial last frame counts
+    x = torch.stack([F.pad(a, (0, max(n) * hop - len(a))) for a in xs]).to(p.device, p.dtype)  # B, N
+    lat = self.model.encoder(x[:, None]).latents  # B, D, max(n)
+    return [lat[b, :, : n[b]].T for b in range(len(xs))]
+
+
+@patch_to(SpeechEncoder)
+@torch.no_grad()
+def encode_batch(
+    self,
+    wavs: list,  # mono 16 kHz clips of any lengths
+) -> list:
+    "Frame features of each clip (frames, dim), in one forward pass where the encoder allows it."
+    p = next(self.model.parameters())
+    if self.kind == 'mimi':
+        return self._mimi_batch(wavs, p)
+    if self.kind != 'whisper':
+        return [self.encode(w) for w in wavs]
+    chunks = [
+        (i, w[s : s + WHISPER_SAMPLES]) for i, w in enumerate(wavs) for s in range(0, max(1, len(w)), WHISPER_SAMPLES)
+    ]
+    feats = self._whisper_batch([c for _, c in chunks], p)  # a clip over 30 s: its chunks, joined again below
+    return [torch.cat([f for (j, _), f in zip(chunks, feats) if j == i]) for i in range(len(wavs))]
+
 # %% ../nbs/07_adapter.ipynb #87b35f77
 def load_speech_encoder(name: str, mode: str = 'unpadded', home=None) -> SpeechEncoder:
     "A frozen `SpeechEncoder` from a registry name, folder or hub id (Whisper, Mimi or AutoModel)."
@@ -98,10 +156,15 @@ def load_speech_encoder(name: str, mode: str = 'unpadded', home=None) -> SpeechE
     path = resolve(name, home)
     cfg = AutoConfig.from_pretrained(path)
     if cfg.model_type == 'whisper':
-        return SpeechEncoder(WhisperForConditionalGeneration.from_pretrained(path).model.encoder, 'whisper', name, mode)
+        return SpeechEncoder(
+            WhisperForConditionalGeneration.from_pretrained(path, use_kernels=False).model.encoder,
+            'whisper',
+            name,
+            mode,
+        )
     if cfg.model_type == 'mimi':
-        return SpeechEncoder(MimiModel.from_pretrained(path), 'mimi', name)
-    return SpeechEncoder(AutoModel.from_pretrained(path), 'auto', name)
+        return SpeechEncoder(MimiModel.from_pretrained(path, use_kernels=False), 'mimi', name)
+    return SpeechEncoder(AutoModel.from_pretrained(path, use_kernels=False), 'auto', name)
 
 # %% ../nbs/07_adapter.ipynb #731e7f45
 def stack_frames(
@@ -370,11 +433,12 @@ class SpeechLM(nn.Module):
             emb = torch.where(batch['is_speech'][..., None], sp[idx], emb)
         return emb
 
-    def forward(self, batch: dict) -> torch.Tensor:
-        "Student logits (B, L, V) on the interleaved sequence."
+    def forward(self, batch: dict, hidden: bool = False) -> torch.Tensor:
+        "Student logits (B, L, V) on the interleaved sequence; with `hidden`, the last hidden states (B, L, H)."
         mask = batch['attention_mask']
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
-        return self.llm(inputs_embeds=self.embed(batch), attention_mask=mask, position_ids=pos).logits
+        kw = dict(inputs_embeds=self.embed(batch), attention_mask=mask, position_ids=pos)
+        return self.llm.get_decoder()(**kw).last_hidden_state if hidden else self.llm(**kw).logits
 
     @torch.no_grad()
     def teacher_logits(self, batch: dict) -> torch.Tensor:
@@ -386,6 +450,18 @@ class SpeechLM(nn.Module):
             with self.llm.disable_adapter():
                 return self.llm(input_ids=ids, attention_mask=mask).logits
         return self.llm(input_ids=ids, attention_mask=mask).logits
+
+    @torch.no_grad()
+    def teacher_hidden(self, batch: dict) -> tuple:
+        "(the original LLM's last hidden states (B, Lt, H) on the all-text passage, its output layer); no gradients."
+        kw = dict(input_ids=batch['teacher_ids'], attention_mask=batch['teacher_mask'])
+        if self.cfg.llm_training == 'full':
+            t = self.teacher_llm[0]
+            return t.get_decoder()(**kw).last_hidden_state, t.get_output_embeddings()
+        if self.cfg.llm_training == 'lora':
+            with self.llm.disable_adapter():
+                return self.llm.get_decoder()(**kw).last_hidden_state, self.llm.get_output_embeddings()
+        return self.llm.get_decoder()(**kw).last_hidden_state, self.llm.get_output_embeddings()
 
     def _apply(self, fn, *args, **kwargs):
         "`.to(device)`, `.cuda()`, `.half()`… move the frozen teacher copy too (a list, so not a submodule)."

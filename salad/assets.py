@@ -560,16 +560,17 @@ def load_model(
     kind: str = 'llm',  # 'llm' (causal LM + tokenizer), 'whisper' (+ processor) or 'embedding' (encoder + tokenizer)
     dtype=torch.float32,  # weights dtype
     home=None,  # cache folder
+    kernels: bool = False,  # the hub's compiled kernels (`model.hub_kernels`), fetched when a layer needs one
 ) -> tuple:
     "(model in eval mode, its tokenizer or processor)."
     cls, aux_cls = _PAIRS[kind]
     aux = _from_pretrained(aux_cls, name, home)
-    return _from_pretrained(cls, name, home, dtype=dtype).eval(), aux
+    return _from_pretrained(cls, name, home, dtype=dtype, use_kernels=kernels).eval(), aux
 
 
-def load_llm(name: str = 'smollm2-135m', dtype=torch.float32, home=None) -> tuple:
+def load_llm(name: str = 'smollm2-135m', dtype=torch.float32, home=None, kernels: bool = False) -> tuple:
     "A causal LM and its tokenizer (`load_model`)."
-    return load_model(name, 'llm', dtype, home)
+    return load_model(name, 'llm', dtype, home, kernels)
 
 
 def load_whisper(name: str = 'whisper-base', dtype=torch.float32, home=None) -> tuple:

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+import soundfile as sf
+from fastcore.basics import patch_to
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 from .assets import load_asr, salad_home
@@ -16,7 +18,8 @@ from .audio import load_audio, transcribe
 from .runs import load_tensors
 
 # %% auto #0
-__all__ = ['content_key', 'file_key', 'DiskCache', 'FeatureCache', 'topk_teacher', 'TeacherCache', 'transcribe_cached']
+__all__ = ['FEATURE_BATCH_SECONDS', 'content_key', 'file_key', 'DiskCache', 'FeatureCache', 'topk_teacher', 'TeacherCache',
+           'transcribe_cached']
 
 # %% ../nbs/08_cache.ipynb #563949da
 def content_key(*parts) -> str:
@@ -85,7 +88,7 @@ class FeatureCache(DiskCache):
 
     def __init__(self, root, encoder):
         super().__init__(root, encoder.key)
-        self.encoder = encoder
+        self.encoder, self.filled = encoder, set()  # keys `fill` encoded (counted as misses there)
 
     def _encode(self, audio_path) -> dict:
         try:
@@ -95,7 +98,57 @@ class FeatureCache(DiskCache):
 
     def __call__(self, audio_path) -> torch.Tensor:
         "Features of the clip at `audio_path`, computed on first use."
-        return self.tensors(file_key(audio_path), lambda: self._encode(audio_path))['feats']
+        key = file_key(audio_path)
+        if key in self.filled:  # encoded by `fill` a moment ago: its miss is counted
+            self.filled.discard(key)
+            return load_tensors(self.path(key))['feats']
+        return self.tensors(key, lambda: self._encode(audio_path))['feats']
+
+# %% ../nbs/08_cache.ipynb #c641e5fa
+FEATURE_BATCH_SECONDS = 240.0  # audio per encoder batch (a GPU takes more: `fill(batch_seconds=...)`)
+
+
+def _duration(path) -> float:
+    try:
+        return sf.info(str(path)).duration
+    except Exception:  # unreadable: sorted first, and its own error comes when it is encoded
+        return 0.0
+
+
+def _batches(clips: list, seconds: float):
+    "Consecutive runs of (duration, …) tuples of at most `seconds` in all (at least one clip each)."
+    while clips:
+        n, total = 1, clips[0][0]
+        while n < len(clips) and total + clips[n][0] <= seconds:
+            total, n = total + clips[n][0], n + 1
+        yield clips[:n]
+        clips = clips[n:]
+
+
+@patch_to(FeatureCache)
+def fill(
+    self,
+    paths: list,  # audio files (repeats and cached clips are skipped)
+    batch_seconds: float = FEATURE_BATCH_SECONDS,  # audio per batch
+    rank: int = 0,  # this process's share of the missing clips...
+    world: int = 1,  # ...out of this many
+    progress: bool = True,
+) -> int:
+    "Encode this process's share of the clips not cached yet, in batches; return how many it encoded."
+    missing = sorted({k: p for p in paths if (k := file_key(p)) not in self}.items())[rank::world]
+    clips = sorted((_duration(p), k, str(p)) for k, p in missing)  # shortest first: a batch pads little
+    batch_fn = getattr(self.encoder, 'encode_batch', None)
+    for batch in tqdm(list(_batches(clips, batch_seconds)), desc=f'features {self.encoder.key}', disable=not progress):
+        try:
+            feats = batch_fn([load_audio(p) for *_, p in batch]) if batch_fn else None
+        except (ValueError, RuntimeError):  # a bad clip: encoded one by one below, its error names it
+            feats = None
+        feats = feats or [self._encode(p)['feats'] for *_, p in batch]
+        for (_, k, _), f in zip(batch, feats):
+            self.write(k, lambda tmp, f=f: save_file({'feats': f.float().cpu().contiguous()}, tmp))
+            self.filled.add(k)
+        self.misses += len(batch)
+    return len(clips)
 
 # %% ../nbs/08_cache.ipynb #c801a4fc
 def topk_teacher(

@@ -83,6 +83,7 @@ class ModelConfig:
     lora_r: int = 16  # LoRA rank
     lora_alpha: int = 32  # LoRA scaling
     lora_targets: list = field(default_factory=lambda: ['q_proj', 'k_proj', 'v_proj', 'o_proj'])  # LoRA target modules
+    hub_kernels: bool = False  # the hub's compiled kernels (`kernels`): needs the hub; off, transformers' own layers
 
 # %% ../nbs/00_config.ipynb #fa5fe982
 @dataclass
@@ -117,7 +118,9 @@ class TrainConfig:
     log_every: int = 10  # steps between log lines
     eval_every: int = 50  # steps between held-out misalignment measurements (0 = only before/after)
     probe_examples: int = 64  # held-out Stage I examples for M (never trained on)
-    mixed_precision: str = 'no'  # 'no' or 'bf16' (GPU)
+    mixed_precision: str = 'no'  # 'no' or 'bf16' (GPU); bf16 also keeps the frozen teacher copy in bf16
+    activation_checkpointing: bool = False  # recompute the LLM's and adapter's layers in backward (less memory)
+    loss_chunk: int = 0  # >0: logits of this many next-text positions at a time, never the full (B, L, V)
     log: str = 'jsonl'  # 'jsonl' (log.jsonl) or 'tensorboard' (also TensorBoard scalars in <run>/tensorboard)
     seed: int = 0  # data order, replay draws, init
 
@@ -197,7 +200,9 @@ def _paper(llm: str, lr_adapter: float, lr_llm: float) -> dict:
             warmup_steps=500,
             replay_share=0.333,  # text replay; with stage2.synthetic_share 0.5: equal thirds in Stage II
             teacher_topk=0,  # the live teacher's full distribution
-            mixed_precision='bf16',
+            mixed_precision='bf16',  # and a bf16 teacher copy
+            activation_checkpointing=True,  # with loss_chunk: a 3B step fits one 80 GB GPU (README, Paper scale)
+            loss_chunk=1024,  # never the full logits over Qwen's 151,936 tokens
             checkpoint_every=500,
             eval_every=1000,
             probe_examples=256,
@@ -358,6 +363,7 @@ RANGES = {
     'train.align_lr': _gt(0),
     'train.align_batch': _POS,
     'train.teacher_topk': _NONNEG,
+    'train.loss_chunk': _NONNEG,
     'train.checkpoint_every': _POS,
     'train.keep_checkpoints': _POS,
     'train.log_every': _POS,
@@ -411,6 +417,11 @@ def _combinations(c) -> list:
         out.append(
             f"train.teacher_topk={t.teacher_topk} caches log-probs at temperature 1: train.temperature must be 1 "
             f"(got {t.temperature}), or set train.teacher_topk=0"
+        )
+    if t.teacher_topk and t.loss_chunk:
+        out.append(
+            f"train.loss_chunk={t.loss_chunk} chunks the live teacher's logits: set train.teacher_topk=0, "
+            "or train.loss_chunk=0 with the top-k cache"
         )
     if c.data.eval_voice in c.stage2.voices:
         out.append(

@@ -8,9 +8,10 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 # %% auto #0
-__all__ = ['nll_loss', 'kd_loss', 'salad_loss', 'kd_loss_topk', 'CTCHead', 'ctc_align_loss']
+__all__ = ['nll_loss', 'kd_loss', 'salad_loss', 'chunked_salad_loss', 'kd_loss_topk', 'CTCHead', 'ctc_align_loss']
 
 # %% ../nbs/09_losses.ipynb #4c753b01
 def nll_loss(
@@ -59,6 +60,45 @@ def salad_loss(
     else:
         kd = kd_loss(logits, teacher_logits, batch['teacher_pos'], temperature)
     nll = nll_loss(logits, batch['labels'])
+    return dict(loss=alpha * kd + (1 - alpha) * nll, kd=kd.detach(), nll=nll.detach())
+
+# %% ../nbs/09_losses.ipynb #ea2c8b99
+def _chunk_sums(s_h, t_h, labels, head, t_head, temperature):
+    "(Σ KL(teacher ‖ student), Σ NLL) over a chunk of positions, from hidden states (the logits die here)."
+    s = head(s_h).float()
+    with torch.no_grad():
+        t_logp = F.log_softmax(t_head(t_h).float() / temperature, -1)
+    kd = (t_logp.exp() * (t_logp - F.log_softmax(s / temperature, -1))).sum()
+    return kd, F.cross_entropy(s, labels, reduction='sum')
+
+
+def chunked_salad_loss(
+    hidden: torch.Tensor,  # the student's last hidden states on the interleaved sequence, B, L, H
+    head: nn.Module,  # the student's output layer (hidden -> vocabulary)
+    t_hidden: torch.Tensor,  # the teacher's last hidden states on the all-text passage, B, Lt, H
+    t_head: nn.Module,  # the teacher's output layer
+    batch: dict,  # the collated batch (`labels`, `teacher_pos`)
+    alpha: float = 1.0,  # KD weight
+    temperature: float = 1.0,  # τ
+    chunk: int = 1024,  # positions whose logits exist at once
+) -> dict:
+    "`salad_loss` from hidden states: logits of `chunk` next-text positions at a time, recomputed in backward."
+    if not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    mask, tpos = batch['labels'] != -100, batch['teacher_pos']
+    if not torch.equal(mask, tpos >= 0):
+        raise ValueError("chunked_salad_loss: the batch's labels and teacher positions mark different positions")
+    b = torch.arange(tpos.shape[0], device=tpos.device)[:, None].expand_as(tpos)[mask]
+    s_h, t_h, y, n = hidden[mask], t_hidden[b, tpos[mask]].detach(), batch['labels'][mask], int(mask.sum())
+    if n == 0:
+        zero = hidden.sum() * 0.0
+        return dict(loss=zero, kd=zero.detach(), nll=zero.detach())
+    kd, nll = 0.0, 0.0
+    for i in range(0, n, chunk):
+        part = (s_h[i : i + chunk], t_h[i : i + chunk], y[i : i + chunk], head, t_head, temperature)
+        k, l = checkpoint(_chunk_sums, *part, use_reentrant=False)
+        kd, nll = kd + k, nll + l
+    kd, nll = kd / n * temperature**2, nll / n
     return dict(loss=alpha * kd + (1 - alpha) * nll, kd=kd.detach(), nll=nll.detach())
 
 # %% ../nbs/09_losses.ipynb #da96a550

@@ -93,7 +93,13 @@ def fingerprint(obj) -> str:
     return hashlib.sha256(to_json(obj, None, sort_keys=True).encode()).hexdigest()[:16]
 
 
-LATE_KEYS = {'data.pool_docs': 0, 'train.log': 'jsonl'}  # added later: at these values, not in fingerprints
+LATE_KEYS = {  # added later: at these values (the old behaviour), not in fingerprints
+    'data.pool_docs': 0,
+    'train.log': 'jsonl',
+    'model.hub_kernels': False,
+    'train.activation_checkpointing': False,
+    'train.loss_chunk': 0,
+}
 
 
 def without_late_keys(flat: dict) -> dict:
@@ -142,6 +148,7 @@ TRAIN_SAFE = (
     'train.checkpoint_every',
     'train.keep_checkpoints',
     'train.eval_every',
+    'train.activation_checkpointing',  # recomputes the same activations
 )  # train settings that never change the weights (a resumed run may change them)
 
 # %% ../nbs/01_runs.ipynb #57f612db

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 import torch
+from accelerate import PartialState
 from fastcore.basics import patch_to
 from .config import SaladConfig
 from .assets import load_llm, salad_home
@@ -63,10 +64,14 @@ def stage_data(
 ) -> StageData:
     "Load the Stage I passages with their features, hold out the probe, window the rest; load the models."
     rows = load_data(data_dir, 'stage1').to_list()
-    enc = load_speech_encoder(cfg.model.encoder, cfg.model.encoder_mode, home)
-    llm, tok = load_llm(cfg.model.llm, home=home)
+    state = PartialState()  # one process, or this rank of a launched job
+    enc = load_speech_encoder(cfg.model.encoder, cfg.model.encoder_mode, home).to(state.device)
+    llm, tok = load_llm(cfg.model.llm, home=home, kernels=cfg.model.hub_kernels)
     feats = FeatureCache(salad_home(home) / 'features', enc)
     t0 = time.time()
+    clips = [a for r in rows for k, a in zip(r['span_kinds'], r['span_audio']) if k == 'speech']
+    feats.fill(clips, rank=state.process_index, world=state.num_processes, progress=progress)  # batched, on device
+    state.wait_for_everyone()  # every rank's share is in the cache
     examples = prepare_examples(rows, tok, feats, progress)
     n_probe = n_held_out(len(examples), cfg.train.probe_examples)
     probe, train = examples[:n_probe], examples[n_probe:]

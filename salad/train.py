@@ -17,15 +17,15 @@ from fastcore.basics import patch_to
 from tqdm.auto import tqdm
 from .config import SaladConfig, TrainConfig, save_config
 from .assets import atomic_dir
-from .adapter import SpeechLM, collate_interleaved, save_speech_lm
+from .adapter import SpeechLM, TransformerAdapter, collate_interleaved, save_speech_lm
 from .cache import TeacherCache
-from .losses import CTCHead, ctc_align_loss, salad_loss
+from .losses import CTCHead, chunked_salad_loss, ctc_align_loss, salad_loss
 from .runs import Step, load_state, load_tensors, step_config, write_json
 
 # %% auto #0
 __all__ = ['wsd_multiplier', 'batch_indices', 'is_replay_step', 'save_checkpoint', 'latest_checkpoint', 'load_checkpoint',
-           'truncate_log', 'make_optimizer', 'train_deps', 'decay_start', 'resume_safe', 'micro_batch', 'TrainData',
-           'Trainer', 'TrainLog', 'train_stage', 'align_adapter']
+           'truncate_log', 'make_optimizer', 'train_deps', 'decay_start', 'resume_safe', 'save_memory', 'micro_batch',
+           'TrainData', 'Trainer', 'TrainLog', 'train_stage', 'align_adapter']
 
 # %% ../nbs/10_train.ipynb #a0e54990
 def wsd_multiplier(step: int, total: int, warmup: int, decay_fraction: float) -> float:
@@ -120,12 +120,13 @@ def truncate_log(path, step: int):
     os.replace(tmp, path)
 
 # %% ../nbs/10_train.ipynb #e4b290f4
-def make_optimizer(model: SpeechLM, t: TrainConfig):
+def make_optimizer(model: SpeechLM, t: TrainConfig, fused: bool = False):
+    "AdamW over the trained tensors, adapter and LLM at their own rates; `fused`: one kernel per step (CUDA)."
     groups = [dict(params=[p for p in model.adapter.parameters() if p.requires_grad], lr=t.lr_adapter)]
     llm = [p for p in model.llm.parameters() if p.requires_grad]
     if llm:
         groups.append(dict(params=llm, lr=t.lr_llm))
-    return torch.optim.AdamW(groups, weight_decay=t.weight_decay)
+    return torch.optim.AdamW(groups, weight_decay=t.weight_decay, **(dict(fused=True) if fused else {}))
 
 
 def train_deps(cfg: SaladConfig, inputs=None) -> dict:
@@ -182,6 +183,17 @@ def _accelerator(t: TrainConfig) -> Accelerator:
     cpu = not torch.cuda.is_available()
     return Accelerator(gradient_accumulation_steps=t.grad_accum, mixed_precision=t.mixed_precision, cpu=cpu)
 
+# %% ../nbs/10_train.ipynb #d5e7c03b
+def save_memory(model: SpeechLM, t: TrainConfig):
+    "Apply `t`'s memory switches: a bf16 frozen teacher under bf16 training, activation checkpointing if asked."
+    if model.teacher_llm and t.mixed_precision == 'bf16':  # only read, under bf16 autocast: fp32 doubles its memory
+        model.teacher_llm[0].to(torch.bfloat16)
+    if t.activation_checkpointing:  # keep each layer's input, recompute the rest in backward
+        kw = dict(gradient_checkpointing_kwargs=dict(use_reentrant=False))
+        model.llm.gradient_checkpointing_enable(**kw)
+        if isinstance(model.adapter, TransformerAdapter):
+            model.adapter.body.gradient_checkpointing_enable(**kw)
+
 # %% ../nbs/10_train.ipynb #116fe372
 def _prepare(cfg: SaladConfig, model: SpeechLM, run_dir: Path, step: Step) -> tuple:
     "(accelerator, optimizer, scheduler, first step): the checks of a (re)start passed, the newest checkpoint loaded."
@@ -193,7 +205,8 @@ def _prepare(cfg: SaladConfig, model: SpeechLM, run_dir: Path, step: Step) -> tu
     acc.wait_for_everyone()
     set_seed(t.seed)
     model.zero_grad(set_to_none=True)  # what ran on the model before (CTC alignment) leaves no gradient to step 1
-    opt = make_optimizer(model, t)
+    save_memory(model, t)
+    opt = make_optimizer(model, t, fused=acc.device.type == 'cuda')
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: wsd_multiplier(s, t.steps, t.warmup_steps, t.decay_fraction)
     )
@@ -238,9 +251,7 @@ class Trainer:
             with acc.accumulate(model):
                 batch = micro_batch(acc, pool, step_i * t.grad_accum + micro, t, replay_step, inner.cfg.stack)
                 with acc.autocast():
-                    logits = model(batch)
-                    teacher = cache(inner, batch) if cache is not None else inner.teacher_logits(batch)
-                    out = salad_loss(logits, teacher, batch, t.alpha, t.temperature)
+                    out = self.loss(batch, cache)
                 if out['loss'].requires_grad:  # text-only + frozen LLM: nothing to train
                     acc.backward(out['loss'])
                 if acc.sync_gradients and t.max_grad_norm:
@@ -249,6 +260,16 @@ class Trainer:
                 opt.zero_grad()
                 toks += int(batch['attention_mask'].sum())
         return out, replay_step, toks
+
+    def loss(self, batch: dict, cache: TeacherCache | None) -> dict:
+        "The SALAD loss of one micro-batch: from the full logits, or `train.loss_chunk` positions at a time."
+        model, inner, t = self.model, self.acc.unwrap_model(self.model), self.cfg.train
+        if t.loss_chunk:  # the live teacher (the config refuses a chunked loss with the top-k cache)
+            t_hidden, t_head = inner.teacher_hidden(batch)
+            hidden, head = model(batch, hidden=True), inner.llm.get_output_embeddings()
+            return chunked_salad_loss(hidden, head, t_hidden, t_head, batch, t.alpha, t.temperature, t.loss_chunk)
+        teacher = cache(inner, batch) if cache is not None else inner.teacher_logits(batch)
+        return salad_loss(model(batch), teacher, batch, t.alpha, t.temperature)
 
 # %% ../nbs/10_train.ipynb #08d1f1a8
 class TrainLog:
