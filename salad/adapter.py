@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_adapter.ipynb #3eb660cb
 from __future__ import annotations
-import hashlib, json
+import contextlib, hashlib, json
 from pathlib import Path
 import numpy as np
 import torch
@@ -24,8 +24,8 @@ from fastcore.basics import patch_to
 
 # %% auto #0
 __all__ = ['WHISPER_SAMPLES', 'SpeechEncoder', 'load_speech_encoder', 'stack_frames', 'StackMLPAdapter', 'TransformerAdapter',
-           'create_adapter', 'bos_ids', 'tokenize_spans', 'collate_interleaved', 'prepare_examples', 'window_examples',
-           'SpeechLM', 'save_speech_lm', 'load_speech_lm']
+           'create_adapter', 'bos_ids', 'tokenize_spans', 'collate_interleaved', 'example_length', 'collate_packed',
+           'prepare_examples', 'window_examples', 'SpeechLM', 'save_speech_lm', 'load_speech_lm']
 
 # %% ../nbs/07_adapter.ipynb #458e6468
 WHISPER_SAMPLES = 30 * 16000  # the longest input Whisper was trained on
@@ -326,6 +326,46 @@ def collate_interleaved(
         out['speech_feats'][i, : f.shape[0]] = f
     return out
 
+# %% ../nbs/07_adapter.ipynb #1dece2c2
+def example_length(ex: list, stack: int) -> int:
+    "Positions the student reads for one interleaved example (text tokens + ceil(frames / stack) per speech span)."
+    return sum(len(sp['ids']) if sp['kind'] == 'text' else -(-sp['feats'].shape[0] // stack) for sp in ex)
+
+
+def _restart(lengths: list, total: int) -> torch.Tensor:
+    "Position ids that start at 0 at each of `lengths`, and again for the padding up to `total`."
+    return torch.cat([torch.arange(n) for n in list(lengths) + [total - sum(lengths)]])
+
+
+def collate_packed(
+    rows: list,  # each a list of interleaved examples that share one row
+    stack: int,  # adapter frame stacking
+    pad_id: int = 0,
+) -> dict:
+    "`collate_interleaved` with several examples per row, kept apart: `position_ids` restart at each one."
+    one = collate_interleaved([ex for row in rows for ex in row], stack, pad_id)  # one example per row
+    n, nt = one['attention_mask'].sum(1).tolist(), one['teacher_mask'].sum(1).tolist()
+    first = np.cumsum([0] + [len(r) for r in rows]).tolist()
+    parts = [range(first[b], first[b + 1]) for b in range(len(rows))]  # the flat examples of each row
+    L, Lt = max(sum(n[j] for j in p) for p in parts), max(sum(nt[j] for j in p) for p in parts)
+    fills = dict(input_ids=pad_id, attention_mask=0, is_speech=False, speech_index=-1, labels=-100, teacher_pos=-1)
+    out = {k: torch.full((len(rows), L), v, dtype=one[k].dtype) for k, v in fills.items()}
+    out['teacher_ids'] = torch.full((len(rows), Lt), pad_id)
+    out['teacher_mask'] = torch.zeros(len(rows), Lt, dtype=torch.long)
+    for b, p in enumerate(parts):
+        s = st = 0
+        for j in p:
+            for k in fills:
+                v = one[k][j, : n[j]]
+                out[k][b, s : s + n[j]] = torch.where(v >= 0, v + st, v) if k == 'teacher_pos' else v
+            out['teacher_ids'][b, st : st + nt[j]] = one['teacher_ids'][j, : nt[j]]
+            out['teacher_mask'][b, st : st + nt[j]] = 1
+            s, st = s + n[j], st + nt[j]
+    out['position_ids'] = torch.stack([_restart([n[j] for j in p], L) for p in parts])
+    out['teacher_position_ids'] = torch.stack([_restart([nt[j] for j in p], Lt) for p in parts])
+    out['speech_feats'] = one['speech_feats']  # `speech_index` still points into it
+    return out
+
 # %% ../nbs/07_adapter.ipynb #e60ae57e
 def prepare_examples(
     rows: list,  # dicts with span_kinds, span_texts, span_audio (e.g. Stage I rows)
@@ -435,33 +475,13 @@ class SpeechLM(nn.Module):
 
     def forward(self, batch: dict, hidden: bool = False) -> torch.Tensor:
         "Student logits (B, L, V) on the interleaved sequence; with `hidden`, the last hidden states (B, L, H)."
-        mask = batch['attention_mask']
-        pos = (mask.cumsum(-1) - 1).clamp(min=0)
-        kw = dict(inputs_embeds=self.embed(batch), attention_mask=mask, position_ids=pos)
+        kw = dict(inputs_embeds=self.embed(batch))
+        if 'position_ids' in batch:  # packed rows (`collate_packed`): no mask, the LLM keeps passages apart
+            kw.update(position_ids=batch['position_ids'], use_cache=False)
+        else:
+            mask = batch['attention_mask']
+            kw.update(attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0))
         return self.llm.get_decoder()(**kw).last_hidden_state if hidden else self.llm(**kw).logits
-
-    @torch.no_grad()
-    def teacher_logits(self, batch: dict) -> torch.Tensor:
-        "The original LLM's logits (B, Lt, V) on the all-text passage; no gradients."
-        ids, mask = batch['teacher_ids'], batch['teacher_mask']
-        if self.cfg.llm_training == 'full':
-            return self.teacher_llm[0](input_ids=ids, attention_mask=mask).logits
-        if self.cfg.llm_training == 'lora':
-            with self.llm.disable_adapter():
-                return self.llm(input_ids=ids, attention_mask=mask).logits
-        return self.llm(input_ids=ids, attention_mask=mask).logits
-
-    @torch.no_grad()
-    def teacher_hidden(self, batch: dict) -> tuple:
-        "(the original LLM's last hidden states (B, Lt, H) on the all-text passage, its output layer); no gradients."
-        kw = dict(input_ids=batch['teacher_ids'], attention_mask=batch['teacher_mask'])
-        if self.cfg.llm_training == 'full':
-            t = self.teacher_llm[0]
-            return t.get_decoder()(**kw).last_hidden_state, t.get_output_embeddings()
-        if self.cfg.llm_training == 'lora':
-            with self.llm.disable_adapter():
-                return self.llm.get_decoder()(**kw).last_hidden_state, self.llm.get_output_embeddings()
-        return self.llm.get_decoder()(**kw).last_hidden_state, self.llm.get_output_embeddings()
 
     def _apply(self, fn, *args, **kwargs):
         "`.to(device)`, `.cuda()`, `.half()`… move the frozen teacher copy too (a list, so not a submodule)."
@@ -474,6 +494,34 @@ class SpeechLM(nn.Module):
         "Only the trained tensors: adapter (+ LoRA or full LLM weights)."
         names = {n for n, p in self.named_parameters() if p.requires_grad}
         return {k: v for k, v in self.state_dict().items() if k in names}
+
+# %% ../nbs/07_adapter.ipynb #ad9d4fda
+@patch_to(SpeechLM)
+@torch.no_grad()
+def _teacher(self, batch: dict, hidden: bool):
+    "The original LLM on the all-text rows: the full copy, the base with LoRA off, or the frozen LLM itself."
+    kw = dict(input_ids=batch['teacher_ids'])
+    if 'teacher_position_ids' in batch:  # packed rows, kept apart by their restarting position ids
+        kw.update(position_ids=batch['teacher_position_ids'], use_cache=False)
+    else:
+        kw.update(attention_mask=batch['teacher_mask'])
+    llm = self.teacher_llm[0] if self.cfg.llm_training == 'full' else self.llm
+    with self.llm.disable_adapter() if self.cfg.llm_training == 'lora' else contextlib.nullcontext():
+        if hidden:
+            return llm.get_decoder()(**kw).last_hidden_state, llm.get_output_embeddings()
+        return llm(**kw).logits
+
+
+@patch_to(SpeechLM)
+def teacher_logits(self, batch: dict) -> torch.Tensor:
+    "The original LLM's logits (B, Lt, V) on the all-text passage; no gradients."
+    return self._teacher(batch, hidden=False)
+
+
+@patch_to(SpeechLM)
+def teacher_hidden(self, batch: dict) -> tuple:
+    "(the original LLM's last hidden states (B, Lt, H) on the all-text passage, its output layer); no gradients."
+    return self._teacher(batch, hidden=True)
 
 # %% ../nbs/07_adapter.ipynb #8c1b2ffb
 def save_speech_lm(model: SpeechLM, out: str | Path) -> Path:

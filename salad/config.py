@@ -89,7 +89,7 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     steps: int = 300  # optimizer steps
-    batch_size: int = 8  # examples per step (per process)
+    batch_size: int = 8  # examples per micro-batch (per process); rows of `seq_len` positions when packing
     grad_accum: int = 1  # micro-batches per optimizer step
     lr_adapter: float = 1e-3  # adapter learning rate (paper 1e-3 at 3B)
     lr_llm: float = 5e-5  # LLM learning rate when LoRA/full (paper 5e-5 at 3B)
@@ -121,6 +121,7 @@ class TrainConfig:
     mixed_precision: str = 'no'  # 'no' or 'bf16' (GPU); bf16 also keeps the frozen teacher copy in bf16
     activation_checkpointing: bool = False  # recompute the LLM's and adapter's layers in backward (less memory)
     loss_chunk: int = 0  # >0: logits of this many next-text positions at a time, never the full (B, L, V)
+    seq_len: int = 0  # >0: pack examples into rows of this many positions, each example apart (paper 2048)
     log: str = 'jsonl'  # 'jsonl' (log.jsonl) or 'tensorboard' (also TensorBoard scalars in <run>/tensorboard)
     seed: int = 0  # data order, replay draws, init
 
@@ -175,7 +176,7 @@ FINEWEB_EDU = 'HuggingFaceFW/fineweb-edu:sample-10BT:train'  # the paper's broad
 
 
 def _paper(llm: str, lr_adapter: float, lr_llm: float) -> dict:
-    "The paper's recipe (PAPER.md) with one LLM; batches: 8 per GPU x 8 accumulated x 8 GPUs = 512 passages."
+    "The paper's recipe (PAPER.md) with one LLM; steps: 8 rows of 2048 x 8 accumulated x 8 GPUs ≈ 1M positions."
     return dict(
         data=dict(
             stage1_source=LIBRISPEECH,  # the paper: LibriHeavy + Emilia-YODAS-EN (141k h)
@@ -192,8 +193,9 @@ def _paper(llm: str, lr_adapter: float, lr_llm: float) -> dict:
             llm=llm, encoder='kyutai/mimi', stack=1, adapter='transformer', adapter_norm=False, llm_training='full'
         ),
         train=dict(
-            steps=24_000,  # ~24B tokens at ~1M-token batches in the paper
-            batch_size=8,
+            steps=24_000,  # x 1,048,576 positions = 25.2B (the paper: 24B tokens)
+            seq_len=2048,  # passages packed into the paper's 2048-position rows
+            batch_size=8,  # rows: 8 x 2048 x 8 accumulated x 8 GPUs = 1,048,576 positions a step
             grad_accum=8,  # per process; on 1 GPU: --set train.grad_accum=64
             lr_adapter=lr_adapter,
             lr_llm=lr_llm,
@@ -213,7 +215,7 @@ def _paper(llm: str, lr_adapter: float, lr_llm: float) -> dict:
             probe_per_cluster=16,
             budget=round(0.01 * 960 * 3600),  # 1% of 960 h of natural speech, in seconds
             voices=['kokoro:af_heart'],
-            steps=1_900,  # ~1.9B tokens
+            steps=1_900,  # x 1,048,576 positions = 2.0B (the paper: 1.9B tokens)
             warmup_steps=100,
         ),
         eval=dict(asr='openai/whisper-large-v3', asr_backend='hf', probe_passages=512),
@@ -364,6 +366,7 @@ RANGES = {
     'train.align_batch': _POS,
     'train.teacher_topk': _NONNEG,
     'train.loss_chunk': _NONNEG,
+    'train.seq_len': _NONNEG,
     'train.checkpoint_every': _POS,
     'train.keep_checkpoints': _POS,
     'train.log_every': _POS,

@@ -99,6 +99,7 @@ LATE_KEYS = {  # added later: at these values (the old behaviour), not in finger
     'model.hub_kernels': False,
     'train.activation_checkpointing': False,
     'train.loss_chunk': 0,
+    'train.seq_len': 0,
 }
 
 

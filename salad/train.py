@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from accelerate import Accelerator, PartialState
 from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed
@@ -17,7 +17,8 @@ from fastcore.basics import patch_to
 from tqdm.auto import tqdm
 from .config import SaladConfig, TrainConfig, save_config
 from .assets import atomic_dir
-from .adapter import SpeechLM, TransformerAdapter, collate_interleaved, save_speech_lm
+from .adapter import SpeechLM, TransformerAdapter, collate_interleaved, collate_packed, example_length
+from .adapter import save_speech_lm
 from .cache import TeacherCache
 from .losses import CTCHead, chunked_salad_loss, ctc_align_loss, salad_loss
 from .runs import Step, load_state, load_tensors, step_config, write_json
@@ -25,7 +26,7 @@ from .runs import Step, load_state, load_tensors, step_config, write_json
 # %% auto #0
 __all__ = ['wsd_multiplier', 'batch_indices', 'is_replay_step', 'save_checkpoint', 'latest_checkpoint', 'load_checkpoint',
            'truncate_log', 'make_optimizer', 'train_deps', 'decay_start', 'resume_safe', 'save_memory', 'micro_batch',
-           'TrainData', 'Trainer', 'TrainLog', 'train_stage', 'align_adapter']
+           'TrainData', 'Trainer', 'TrainLog', 'pack_rows', 'packed', 'train_stage', 'align_adapter']
 
 # %% ../nbs/10_train.ipynb #a0e54990
 def wsd_multiplier(step: int, total: int, warmup: int, decay_fraction: float) -> float:
@@ -214,10 +215,11 @@ def _prepare(cfg: SaladConfig, model: SpeechLM, run_dir: Path, step: Step) -> tu
 
 # %% ../nbs/10_train.ipynb #331169b2
 def micro_batch(acc, pool: list, s: int, t: TrainConfig, replay_step: bool, stack: int) -> dict:
-    "This process's examples of micro-step `s`, collated onto its device."
+    "This process's examples (or packed rows, with `train.seq_len`) of micro-step `s`, collated onto its device."
     seed = t.seed + (1 if replay_step else 0)  # replay draws its own order
     idx = batch_indices(s, len(pool), t.batch_size, seed, acc.process_index, acc.num_processes)
-    return {k: v.to(acc.device) for k, v in collate_interleaved([pool[i] for i in idx], stack).items()}
+    collate = collate_packed if t.seq_len else collate_interleaved
+    return {k: v.to(acc.device) for k, v in collate([pool[i] for i in idx], stack).items()}
 
 
 @dataclass
@@ -316,6 +318,28 @@ def after_step(self, run_dir: Path, last: dict, log, evaluate):
             states = dict(optimizer=opt.state_dict(), scheduler=sched.state_dict())
             save_checkpoint(run_dir, n, inner, states, cfg, keep_steps=(pre_decay,))
 
+# %% ../nbs/10_train.ipynb #ea268a32
+def pack_rows(
+    examples: list,  # interleaved (or text-only) examples
+    seq_len: int,  # positions a row holds
+    stack: int,  # adapter frame stacking (speech positions per frame)
+    seed: int = 0,
+) -> list:
+    "Examples in rows of at most `seq_len` positions, filled in a seeded order (a longer one is a row alone)."
+    rows, row, used = [], [], 0
+    for i in np.random.default_rng([seed, 3]).permutation(len(examples)):
+        n = example_length(examples[i], stack)
+        if row and used + n > seq_len:
+            rows, row, used = rows + [row], [], 0
+        row, used = row + [examples[i]], used + n
+    return rows + [row] if row else rows
+
+
+def packed(data: TrainData, seq_len: int, stack: int, seed: int = 0) -> TrainData:
+    "`data` with its examples and replay passages packed into rows (`pack_rows`)."
+    replay = pack_rows(data.replay, seq_len, stack, seed + 1) if data.replay else data.replay
+    return replace(data, examples=pack_rows(data.examples, seq_len, stack, seed), replay=replay)
+
 # %% ../nbs/10_train.ipynb #8621736d
 def train_stage(
     cfg: SaladConfig,  # `train` section drives the loop; saved with the run
@@ -340,6 +364,8 @@ def train_stage(
             f"train.replay_share={t.replay_share} but there are no replay passages: the broad pool has none left "
             "after eval.probe_passages are held out (more data.pool_sources, fewer eval.probe_passages, or replay off)"
         )
+    if t.seq_len:  # rows of several examples: batches counted in positions, as the paper's
+        data = packed(data, t.seq_len, model.cfg.stack, t.seed)
     acc, opt, sched, start = _prepare(cfg, model, run_dir, step)
     model, opt = acc.prepare(model, opt)
     trainer = Trainer(acc, model, opt, sched, cfg)

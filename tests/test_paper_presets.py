@@ -25,7 +25,9 @@ def test_paper_preset_is_the_papers_recipe(name):
     assert (t.lr_adapter, t.lr_llm) == (lr_adapter, lr_llm)
     assert (t.weight_decay, t.warmup_steps, t.decay_fraction) == (0.1, 500, 0.2)
     assert (t.alpha, t.teacher_topk, t.align_steps, t.span_window, t.mixed_precision) == (1.0, 0, 0, 0, 'bf16')
-    assert t.batch_size * t.grad_accum * 8 == 512  # passages per optimizer step on 8 GPUs
+    assert t.seq_len == 2048 and t.batch_size * t.seq_len * t.grad_accum * 8 == 2**20  # ~1M positions a step, 8 GPUs
+    assert t.steps * 2**20 == pytest.approx(24e9, rel=0.05) and s2.steps * 2**20 == pytest.approx(1.9e9, rel=0.05)
+    assert (t.activation_checkpointing, t.loss_chunk, m.hub_kernels) == (True, 1024, False)  # fits 80 GB, offline
     assert (s2.gamma, s2.clusters, s2.embedder, s2.voices) == (5.0, 128, 'BAAI/bge-large-en-v1.5', ['kokoro:af_heart'])
     assert s2.budget == pytest.approx(0.01 * 960 * 3600)  # 1% of the natural speech
     assert c.data.few_shot == 5 and c.eval.max_tokens == 2048 and c.eval.metric == 'acc_norm'
