@@ -10,6 +10,7 @@ about `--batch-seconds` of audio, shortest first (what `FeatureCache.fill` does 
 each batched feature equals the clip's own, and prints seconds, clips/s and x real time for both.
 On a GPU (`--device cuda`, the default when there is one) the timings synchronise the device.
 """
+
 import argparse, time
 import numpy as np
 import torch
@@ -50,10 +51,12 @@ def main():
     for name in a.encoders:
         enc = encoder(name, a.device)
         enc.encode(wavs[0]), enc.encode_batch(wavs[:2])  # warm-up
-        single_s, single = timed(lambda: [enc.encode(w) for w in wavs], a.device)
+        single_s, single = timed(lambda enc=enc: [enc.encode(w) for w in wavs], a.device)
         order = sorted(range(len(wavs)), key=lambda i: len(wavs[i]))
         batches = list(_batches([(len(wavs[i]) / 16000, i) for i in order], a.batch_seconds))
-        batch_s, feats = timed(lambda: [f for b in batches for f in enc.encode_batch([wavs[i] for _, i in b])], a.device)
+        batch_s, feats = timed(
+            lambda: [f for b in batches for f in enc.encode_batch([wavs[i] for _, i in b])], a.device
+        )
         err = max((f - single[i]).abs().max().item() for f, i in zip(feats, order))
         scale = max(f.abs().max().item() for f in single)
         for label, s in (('one by one', single_s), (f'batched ({len(batches)} batches)', batch_s)):
