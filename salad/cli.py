@@ -21,6 +21,7 @@ from .preflight import PreflightError, require
 from .stage1 import stage1
 from .stage2 import Stage2
 from .pipeline import pick_stages, run_experiment
+from .plan import plan_rows
 import yaml
 
 # %% auto #0
@@ -203,6 +204,16 @@ def _cmd_run(a):
     print(f"run folder: {run}; report: {run / 'report.md'}")
 
 
+def _cmd_plan(a):
+    cfg = _config(a)
+    rows = plan_rows(cfg, a.gpus, a.gpu_gb, a.positions, a.home)
+    print(
+        f"{cfg.name}: GB per GPU at the peak of a training step, {a.gpus} GPU(s) of {a.gpu_gb:g} GB "
+        f"({rows[0]['positions']} positions a micro-batch; an estimate: salad.plan)"
+    )
+    _print_table(rows, ['strategy', *[k for k in rows[0] if k not in ('strategy', 'gpus', 'positions')]])
+
+
 def _cmd_voices(a):
     for v in list_voices():
         print(v)
@@ -246,6 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('action', nargs='?', choices=['list', 'prepare'], default='list')
     s.add_argument('names', nargs='*', help='asset names, or `all`')
     s.set_defaults(func=_cmd_assets)
+    s = sub.add_parser('plan', help="what a preset holds per GPU under DDP and FSDP (from the model shapes)")
+    _config_args(s)
+    s.add_argument('--set', nargs='*', default=[], help='overrides, e.g. train.batch_size=4')
+    s.add_argument('--gpus', type=int, default=1, help='GPUs of the job')
+    s.add_argument('--gpu-gb', type=float, default=80.0, help="one GPU's memory in GB")
+    s.add_argument('--positions', type=int, default=None, help='positions of a micro-batch (default: from the config)')
+    s.set_defaults(func=_cmd_plan)
     s = sub.add_parser('voices', help='list the TTS voices installed here')
     s.set_defaults(func=_cmd_voices)
     s = sub.add_parser('data', help='build Stage I speech, natural speech, the text pool and spoken benchmarks')
