@@ -23,7 +23,7 @@ def test_the_site_builds_with_every_notebook_and_its_links(tmp_path):
     site = tmp_path / 'site'
     env = dict(os.environ, NO_MKDOCS_2_WARNING='1')
     r = subprocess.run([sys.executable, '-m', 'mkdocs', 'build', '-q', '-f', str(tmp_path / '_mkdocs.yml'), '-d', str(site)],
-                       cwd=ROOT, capture_output=True, text=True, env=env)
+                       cwd=tmp_path, capture_output=True, text=True, env=env)  # its .cache/ lands there too
     assert r.returncode == 0, r.stderr[-3000:]
     for nb in sorted((ROOT / 'nbs').glob('[0-9][0-9]_*.ipynb')):
         page = site / 'api' / nb.stem / 'index.html'
