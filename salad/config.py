@@ -142,6 +142,8 @@ class Stage2Config:
     synthetic_share: float = 0.5  # share of training examples from the selected speech; 0 = the control arm
     steps: int = 200  # Stage II optimizer steps
     warmup_steps: int = 10  # warmup of the fresh optimizer (then stable, then decay to 0)
+    restart: str = 'fresh'  # 'fresh': pre-decay weights, a new AdamW, a warmup; 'continue': its AdamW too (the paper)
+    lr_decay: str = 'wsd'  # 'wsd': stable, then decay over train.decay_fraction; 'linear': peak to 0 over all steps
     seed: int = 0  # cluster init, probe and pick sampling
 
 # %% ../nbs/00_config.ipynb #0fc96ff0
@@ -216,7 +218,8 @@ def _paper(llm: str, lr_adapter: float, lr_llm: float) -> dict:
             budget=round(0.01 * 960 * 3600),  # 1% of 960 h of natural speech, in seconds
             voices=['kokoro:af_heart'],
             steps=1_900,  # x 1,048,576 positions = 2.0B (the paper: 1.9B tokens)
-            warmup_steps=100,
+            restart='continue',  # from the pre-decay checkpoint with its AdamW state, no new warmup (PAPER.md)
+            lr_decay='linear',  # 'decaying the LR to 0': over all of Stage II (our reading; 'wsd' the other)
         ),
         eval=dict(asr='openai/whisper-large-v3', asr_backend='hf', probe_passages=512),
     )
@@ -402,6 +405,8 @@ RANGES = {
     'stage2.synthetic_share': _within(0, 1),
     'stage2.steps': _POS,
     'stage2.warmup_steps': _NONNEG,
+    'stage2.restart': _one_of('fresh', 'continue'),
+    'stage2.lr_decay': _one_of('wsd', 'linear'),
     'stage2.seed': _NONNEG,
 }
 

@@ -100,6 +100,8 @@ LATE_KEYS = {  # added later: at these values (the old behaviour), not in finger
     'train.activation_checkpointing': False,
     'train.loss_chunk': 0,
     'train.seq_len': 0,
+    'stage2.restart': 'fresh',
+    'stage2.lr_decay': 'wsd',
 }
 
 
@@ -186,7 +188,10 @@ STEP_CONFIG = {  # step -> (config keys its result depends on, keys left out); i
         (),
     ),  # cluster, the start weights
     'stage2.select': (['stage2.gamma', 'stage2.budget', 'stage2.budget_unit', 'stage2.max_cer'], ()),  # probe
-    'stage2.train': (['stage2.synthetic_share', 'train.probe_examples'], ()),  # start weights, data, select
+    'stage2.train': (
+        ['stage2.synthetic_share', 'stage2.restart', 'stage2.lr_decay', 'train.probe_examples'],
+        (),
+    ),  # start weights, data, select
     'evaluate': (['data', 'eval'], ('data.workers',)),  # the target (its weights' digest, or 'base' with `model`)
 }
 

@@ -50,8 +50,11 @@ def pre_decay_checkpoint(stage1_dir: str | Path) -> Path:
 
 
 def stage2_train_config(cfg: SaladConfig) -> SaladConfig:
-    "The config Stage II trains with: the `train` section with Stage II's steps and warmup, no CTC pre-alignment."
-    t = dataclasses.replace(cfg.train, steps=cfg.stage2.steps, warmup_steps=cfg.stage2.warmup_steps, align_steps=0)
+    "The config Stage II trains with: the `train` section with Stage II's steps and schedule, no CTC pre-alignment."
+    s2 = cfg.stage2
+    warmup = 0 if s2.restart == 'continue' else s2.warmup_steps  # a continued AdamW needs no new warmup
+    decay = 1.0 if s2.lr_decay == 'linear' else cfg.train.decay_fraction  # 1.0: from the first step to the last
+    t = dataclasses.replace(cfg.train, steps=s2.steps, warmup_steps=warmup, decay_fraction=decay, align_steps=0)
     return dataclasses.replace(cfg, train=t)
 
 # %% ../nbs/17_stage2.ipynb #d4700de7
@@ -408,6 +411,7 @@ def train(self, picks: list) -> dict:
         synth = window_examples(synth, w, w, bos_ids(tok))
     mixed = mix_examples([self.data.train, synth], [1 - s2.synthetic_share, s2.synthetic_share], s2.seed)
     data = TrainData(mixed, self.data.replay, teacher_cache(tcfg, self.home), measure_on(self.data.probe), self.inputs)
+    data.init_state = self.checkpoint if s2.restart == 'continue' else None  # its AdamW state, the paper's restart
     last = train_stage(tcfg, self.model, data, self.run_dir, self.progress, self.force)
     return dict(last, train_examples=len(mixed), synthetic_windows=len(synth), stage1_windows=len(self.data.train))
 

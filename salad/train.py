@@ -25,8 +25,9 @@ from .runs import Step, load_state, load_tensors, step_config, write_json
 
 # %% auto #0
 __all__ = ['wsd_multiplier', 'batch_indices', 'is_replay_step', 'save_checkpoint', 'latest_checkpoint', 'load_checkpoint',
-           'truncate_log', 'make_optimizer', 'train_deps', 'decay_start', 'resume_safe', 'save_memory', 'micro_batch',
-           'TrainData', 'Trainer', 'TrainLog', 'pack_rows', 'packed', 'train_stage', 'align_adapter']
+           'truncate_log', 'make_optimizer', 'train_deps', 'decay_start', 'resume_safe', 'adopt_optimizer',
+           'save_memory', 'micro_batch', 'TrainData', 'Trainer', 'TrainLog', 'pack_rows', 'packed', 'train_stage',
+           'align_adapter']
 
 # %% ../nbs/10_train.ipynb #a0e54990
 def wsd_multiplier(step: int, total: int, warmup: int, decay_fraction: float) -> float:
@@ -167,6 +168,13 @@ def _resume(run_dir: Path, model, opt, sched, t: TrainConfig) -> int:
     return start
 
 
+def adopt_optimizer(ck, opt, sched) -> None:
+    "Start `opt` from checkpoint `ck`'s AdamW state (moments, step counts) at `sched`'s first learning rates."
+    opt.load_state_dict(load_state(Path(ck) / 'state.pt')['optimizer'])
+    for g, lr in zip(opt.param_groups, sched.base_lrs):
+        g['initial_lr'], g['lr'] = lr, lr * sched.lr_lambdas[0](0)
+
+
 def _final(model, run_dir: Path, last: dict, t0: float, step: Step) -> dict:
     "Write `final/` and `metrics.json`, then the step's done marker."
     with atomic_dir(run_dir / 'final') as tmp:
@@ -231,6 +239,7 @@ class TrainData:
     teacher_cache: TeacherCache | None = None  # cached top-k teacher log-probs instead of the live teacher
     evaluate: Callable | None = None  # fn(model) -> dict: the held-out measurement every `eval_every` steps
     inputs: object = None  # fingerprint(s) of what `examples` were made from (part of the step's fingerprint)
+    init_state: Path | None = None  # a checkpoint whose AdamW state a run with none of its own starts from
 
 
 @dataclass
@@ -367,6 +376,8 @@ def train_stage(
     if t.seq_len:  # rows of several examples: batches counted in positions, as the paper's
         data = packed(data, t.seq_len, model.cfg.stack, t.seed)
     acc, opt, sched, start = _prepare(cfg, model, run_dir, step)
+    if start == 0 and data.init_state:  # a continued run (Stage II's `continue` restart)
+        adopt_optimizer(data.init_state, opt, sched)
     model, opt = acc.prepare(model, opt)
     trainer = Trainer(acc, model, opt, sched, cfg)
     log = TrainLog(run_dir, t.log, start) if acc.is_main_process else None

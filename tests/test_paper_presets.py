@@ -30,6 +30,7 @@ def test_paper_preset_is_the_papers_recipe(name):
     assert (t.activation_checkpointing, t.loss_chunk, m.hub_kernels) == (True, 1024, False)  # fits 80 GB, offline
     assert (s2.gamma, s2.clusters, s2.embedder, s2.voices) == (5.0, 128, 'BAAI/bge-large-en-v1.5', ['kokoro:af_heart'])
     assert s2.budget == pytest.approx(0.01 * 960 * 3600)  # 1% of the natural speech
+    assert (s2.restart, s2.lr_decay) == ('continue', 'linear')  # the pre-decay AdamW state, LR from the peak to 0
     assert c.data.few_shot == 5 and c.eval.max_tokens == 2048 and c.eval.metric == 'acc_norm'
     assert c.data.items_per_task == 0 and c.data.stage1_source.startswith('openslr/librispeech_asr')
     assert c.data.pool_sources == ['HuggingFaceFW/fineweb-edu:sample-10BT:train']
