@@ -20,7 +20,8 @@ from .runs import RunLock, read_json, resolve_target
 from .preflight import PreflightError, require
 from .stage1 import stage1
 from .stage2 import Stage2
-from .pipeline import pick_stages, run_experiment
+from .pipeline import execute_stage, pick_stages, run_experiment
+from .sweep import SWEEPS, sweep_config
 from .plan import plan_rows
 import yaml
 
@@ -214,6 +215,18 @@ def _cmd_plan(a):
     _print_table(rows, ['strategy', *[k for k in rows[0] if k not in ('strategy', 'gpus', 'positions')]])
 
 
+def _cmd_sweep(a):
+    root = Path(a.runs) / a.name
+    sweep_config(a.name, (a.only or list(SWEEPS.get(a.name, {}).get('models', ['?'])))[0], a.set)  # names checked
+    base = dict(sweep=a.name, runs=str(Path(a.runs).resolve()))
+    execute_stage(
+        dict(name='sweep', notebook='sweep.ipynb', params=dict(base, only=a.only or [], overrides=a.set)),
+        root / 'notebooks' / 'sweep.ipynb',
+    )
+    execute_stage(dict(name='analysis', notebook='analysis.ipynb', params=base), root / 'notebooks' / 'analysis.ipynb')
+    print(f"sweep folder: {root}; rows: {root / 'rows.jsonl'}; analysis: {root / 'analysis.json'}")
+
+
 def _cmd_voices(a):
     for v in list_voices():
         print(v)
@@ -264,6 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--gpu-gb', type=float, default=80.0, help="one GPU's memory in GB")
     s.add_argument('--positions', type=int, default=None, help='positions of a micro-batch (default: from the config)')
     s.set_defaults(func=_cmd_plan)
+    s = sub.add_parser('sweep', help="many Stage I models from one data build, evaluated; then the paper's analysis")
+    s.add_argument('name', choices=list(SWEEPS), help='the sweep (salad.sweep.SWEEPS)')
+    s.add_argument('--only', nargs='+', default=None, help='these model labels only')
+    s.add_argument('--set', nargs='*', default=[], help='overrides for every model (not data.*)')
+    s.add_argument('--runs', default='runs', help='where the sweep folder goes (default runs/)')
+    s.set_defaults(func=_cmd_sweep)
     s = sub.add_parser('voices', help='list the TTS voices installed here')
     s.set_defaults(func=_cmd_voices)
     s = sub.add_parser('data', help='build Stage I speech, natural speech, the text pool and spoken benchmarks')
