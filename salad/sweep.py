@@ -16,7 +16,7 @@ from .stage1 import Stage1
 __all__ = ['LORA', 'SWEEPS', 'sweep_config', 'sweep_row', 'run_sweep']
 
 # %% ../nbs/24_sweep.ipynb #86de094d
-LORA = ['model.llm_training=lora', 'train.replay_share=0.333']  # the LLM trains (LoRA), with text replay
+LORA = ['model.llm_training=lora', 'train.lr_llm=2e-4', 'train.replay_share=0.333']  # LoRA at its usual rate; replay
 SWEEPS = {
     'cpu-sweep': dict(
         preset='cpu',
