@@ -4,27 +4,48 @@
 
 # %% ../nbs/12_selection.ipynb #7e9d7900
 from __future__ import annotations
-import math, re
+import json, math, re
 from collections import Counter
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
-from .assets import load_model, salad_home
+from .assets import load_model, resolve, salad_home
 from .cache import DiskCache, content_key
 from .metrics import alignment_metrics, char_error_rate
 
 # %% auto #0
-__all__ = ['EMBED_BATCH', 'REFINE_ROUNDS', 'DESCRIBE_MEMBERS', 'load_embedder', 'embed_texts', 'embed_pool', 'fit_centroids',
-           'nearest_centroids', 'balanced_assign', 'cluster_means', 'balanced_kmeans', 'describe_clusters',
-           'probe_indices', 'cluster_misalignment', 'cluster_cer', 'target_distribution', 'pick_order', 'take_budget',
-           'keep_clusters']
+__all__ = ['KNOWN_POOLING', 'EMBED_BATCH', 'REFINE_ROUNDS', 'DESCRIBE_MEMBERS', 'load_embedder', 'embedder_pooling',
+           'embed_texts', 'embed_pool', 'fit_centroids', 'nearest_centroids', 'balanced_assign', 'cluster_means',
+           'balanced_kmeans', 'describe_clusters', 'probe_indices', 'cluster_misalignment', 'cluster_cer',
+           'target_distribution', 'pick_order', 'take_budget', 'keep_clusters']
 
 # %% ../nbs/12_selection.ipynb #d4bc6ca2
 def load_embedder(name: str = 'minilm', home=None) -> tuple:
     "(encoder model, tokenizer) of a sentence-embedding model: salad asset, local folder or hub id."
     return load_model(name, 'embedding', home=home)
+
+
+KNOWN_POOLING = {f'BAAI/bge-{s}-en-v1.5': 'cls' for s in ('small', 'base', 'large')}  # their 1_Pooling configs
+
+
+def embedder_pooling(name: str = 'minilm', home=None) -> str:
+    "'cls' or 'mean': the pooling a sentence-transformers model declares (`1_Pooling/config.json`)."
+    cfg = Path(str(resolve(name, home))) / '1_Pooling' / 'config.json'
+    if not cfg.exists():
+        try:  # a hub id: its config, when the hub (or its cache) has it
+            from huggingface_hub import hf_hub_download
+
+            cfg = Path(hf_hub_download(str(name), '1_Pooling/config.json'))
+        except Exception:
+            return KNOWN_POOLING.get(str(name), 'mean')
+    c = json.loads(cfg.read_text())
+    if c.get('pooling_mode_cls_token'):
+        return 'cls'
+    if c.get('pooling_mode_mean_tokens', True):
+        return 'mean'
+    raise ValueError(f"{name}: pooling {c} is not supported by salad (CLS or mean)")
 
 
 @torch.no_grad()
@@ -34,8 +55,9 @@ def embed_texts(
     texts: list,  # texts to embed
     batch_size: int = 64,
     max_tokens: int = 256,  # longer texts are truncated (MiniLM was trained on 256)
+    pooling: str = 'mean',  # 'mean' over the tokens or the 'cls' state (`embedder_pooling`)
 ) -> np.ndarray:
-    "Mean-pooled, L2-normalised embeddings (N, d) float32, batched by length."
+    "Pooled, L2-normalised embeddings (N, d) float32, batched by length."
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = np.zeros((len(texts), model.config.hidden_size), np.float32)
     for s in range(0, len(order), batch_size):
@@ -43,7 +65,8 @@ def embed_texts(
         b = tok([texts[i] for i in idx], padding=True, truncation=True, max_length=max_tokens, return_tensors='pt')
         h = model(**b).last_hidden_state
         m = b['attention_mask'][..., None].to(h.dtype)
-        out[idx] = F.normalize((h * m).sum(1) / m.sum(1).clamp(min=1e-9), dim=-1).numpy()
+        pooled = h[:, 0] if pooling == 'cls' else (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
+        out[idx] = F.normalize(pooled, dim=-1).numpy()
     return out
 
 # %% ../nbs/12_selection.ipynb #6f543a3f
@@ -65,19 +88,20 @@ def embed_pool(
 ) -> np.ndarray:
     "Embeddings of `texts` (N, d), from the shard cache where possible, as a read-only memory map."
     cache, model = DiskCache(salad_home(home) / 'embeddings', embedder, '.npy'), None
+    pooling = embedder_pooling(embedder, home)
     out_path, arr = Path(out_path), None
     tmp = out_path.with_name(f'.{out_path.name}.tmp.npy')
     out_path.parent.mkdir(parents=True, exist_ok=True)
     for s in tqdm(range(0, len(texts), shard), desc=f'embed {embedder}', disable=not progress):
         part = list(texts[s : s + shard])
-        key = content_key(embedder, part)
+        key = content_key(embedder, part) if pooling == 'mean' else content_key(embedder, pooling, part)
         if key in cache:
             cache.hits += 1
         else:
             cache.misses += 1
             if model is None:
                 model, tok = load_embedder(embedder, home)
-            e = embed_texts(model, tok, part, EMBED_BATCH)
+            e = embed_texts(model, tok, part, EMBED_BATCH, pooling=pooling)
             cache.write(key, lambda p, e=e: _save_npy(p, e))
         e = np.load(cache.path(key))
         if arr is None:
