@@ -57,6 +57,7 @@ class DataConfig:
         default_factory=lambda: list(POOL_SOURCE_NAMES)
     )  # broad pool: names in `salad.data.POOL_SOURCES` or datasets corpora ('org/name[:config[:split]]' or a path)
     pool_docs: int = 0  # documents read from each datasets pool corpus (0 = all; a hub corpus is streamed)
+    pool_tokens: int = 0  # stop reading the pool once it holds about this many LLM tokens (0 = no limit; paper 10B)
     task_items: dict = field(default_factory=dict)  # per-task item counts overriding `items_per_task`, e.g. {piqa: 500}
     skip_bad_audio: bool = False  # custom Stage I corpus: skip unusable files (reported by name) instead of refusing
     natural_speech: bool = True  # include the real human recordings (asterisk, pocketsphinx) when installed
@@ -189,7 +190,7 @@ def _paper(llm: str, lr_adapter: float, lr_llm: float) -> dict:
             max_spoken_chars=0,  # no Whisper-length limit: the Mimi encoder hears any length
             few_shot=5,  # as many as fit (<= 5) in eval.max_tokens = 2048
             pool_sources=[FINEWEB_EDU],
-            pool_docs=2_000_000,  # ~2B tokens of FineWeb-Edu (the paper: 10B)
+            pool_tokens=10_000_000_000,  # the paper's 10B tokens of FineWeb-Edu (1.3 tokens a word)
         ),
         model=dict(
             llm=llm, encoder='kyutai/mimi', stack=1, adapter='transformer', adapter_norm=False, llm_training='full'
@@ -333,6 +334,7 @@ RANGES = {
         f"a non-empty list of {list(POOL_SOURCE_NAMES)} or datasets corpora ('org/name[:config[:split]]', './path')",
     ),
     'data.pool_docs': _NONNEG,
+    'data.pool_tokens': _NONNEG,
     'data.task_items': (
         (lambda v: set(v) <= set(TASK_NAMES) and all(isinstance(n, int) and n >= 0 for n in v.values())),
         f'a mapping of {list(TASK_NAMES)} to item counts >= 0',

@@ -17,12 +17,13 @@ from .synthesis import normalize_for_speech, synthesize_batch, list_voices, chec
 from .runs import RunError, Step, config_view, write_json
 
 # %% auto #0
-__all__ = ['TASKS', 'POOL_SOURCES', 'ASTERISK_DIR', 'ASTERISK_TXT', 'POCKETSPHINX_DIR', 'AUDIO_SUFFIXES', 'task_items',
-           'seeded_prefix', 'load_benchmark', 'speak_benchmark', 'benchmark_questions', 'contains_question',
-           'corpus_spec', 'dataset_texts', 'broad_text_pool', 'ngram_index', 'shares_ngram', 'split_pool', 'eval_probe',
-           'interleave_spans', 'speak_passages', 'add_few_shot', 'load_lambada', 'voice_pool', 'build_stage1',
-           'natural_speech', 'load_speech_corpus', 'utterance_problem', 'speech_folder', 'corpus_passages',
-           'stage1_corpus', 'data_deps', 'build_data', 'data_fingerprint', 'load_data']
+__all__ = ['TASKS', 'POOL_SOURCES', 'TOKENS_PER_WORD', 'ASTERISK_DIR', 'ASTERISK_TXT', 'POCKETSPHINX_DIR', 'AUDIO_SUFFIXES',
+           'task_items', 'seeded_prefix', 'load_benchmark', 'speak_benchmark', 'benchmark_questions',
+           'contains_question', 'corpus_spec', 'dataset_texts', 'pool_of', 'broad_text_pool', 'ngram_index',
+           'shares_ngram', 'split_pool', 'eval_probe', 'interleave_spans', 'speak_passages', 'add_few_shot',
+           'load_lambada', 'voice_pool', 'build_stage1', 'natural_speech', 'load_speech_corpus', 'utterance_problem',
+           'speech_folder', 'corpus_passages', 'stage1_corpus', 'data_deps', 'build_data', 'data_fingerprint',
+           'load_data']
 
 # %% ../nbs/06_data.ipynb #3db1c3a1
 TASKS = ('arc_easy', 'arc_challenge', 'openbookqa', 'hellaswag', 'piqa', 'mmlu')
@@ -264,12 +265,21 @@ def dataset_texts(
     return out
 
 # %% ../nbs/06_data.ipynb #8f1edbff
+TOKENS_PER_WORD = 1.3  # LLM tokens per English word, about (GPT-2 / Qwen BPE on web text): `data.pool_tokens`
+
+
+def pool_of(d: DataConfig, home=None) -> Dataset:
+    "The broad pool of the data section `d` (`broad_text_pool` with its settings)."
+    return broad_text_pool(d.pool_max_words, sources=d.pool_sources, home=home, docs=d.pool_docs, tokens=d.pool_tokens)
+
+
 def broad_text_pool(
     max_words: int = 120,  # chunk size (whole sentences)
     min_words: int = 20,  # shorter chunks are dropped
     sources: list | None = None,  # names in `POOL_SOURCES` or datasets corpora (`dataset_texts`); None: all names
     home=None,
     docs: int = 0,  # documents read from each datasets corpus (0 = all)
+    tokens: int = 0,  # stop once the pool holds about this many tokens (`TOKENS_PER_WORD` a word; 0 = no limit)
 ) -> Dataset:
     "Deduplicated broad-domain passages (id, text, source), benchmark questions removed."
     sources = list(POOL_SOURCES) if sources is None else list(sources)
@@ -278,16 +288,19 @@ def broad_text_pool(
             f"unknown pool source(s) {unknown}; available: {list(POOL_SOURCES)} or a datasets corpus "
             "('org/name[:config[:split]]' or a local path)"
         )
-    questions, seen, rows = benchmark_questions(home), set(), []
+    questions, seen, rows, words = benchmark_questions(home), set(), [], 0
     for src in sources:
         texts = POOL_SOURCES[src](home) if src in POOL_SOURCES else dataset_texts(src, docs)
         for text in texts:
+            if tokens and words * TOKENS_PER_WORD >= tokens:
+                break  # a streamed corpus is read no further
             for c in _chunks(' '.join(text.split()), max_words):
                 key = ' '.join(c.lower().split())
                 if key in seen or len(c.split()) < min_words or contains_question(key, questions):
                     continue
                 seen.add(key)
                 rows.append(dict(id=f'pool-{len(rows)}', text=c, source=src))
+                words += len(c.split())
     return Dataset.from_list(rows) if rows else Dataset.from_dict(dict(id=[], text=[], source=[]))
 
 # %% ../nbs/06_data.ipynb #4a08b20d
@@ -319,7 +332,8 @@ def split_pool(
 def _probe_file(d: DataConfig, n: int, seed: int, home=None) -> Path:
     "Where the probe of `d`'s pool is kept: keyed by the pool's settings (and a local source's size and time)."
     local = [[s, *((p := Path(s)).stat().st_size, p.stat().st_mtime)] for s in d.pool_sources if Path(s).exists()]
-    key = json.dumps([d.pool_max_words, list(d.pool_sources), d.pool_docs, local, n, seed])
+    limit = [d.pool_tokens] if d.pool_tokens else []  # (left out at 0: probes kept before it existed stay valid)
+    key = json.dumps([d.pool_max_words, list(d.pool_sources), d.pool_docs, local, n, seed, *limit])
     return salad_home(home) / 'probes' / f'{hashlib.sha256(key.encode()).hexdigest()[:16]}.json'
 
 
@@ -334,7 +348,7 @@ def eval_probe(
     f = _probe_file(d, n, seed, home)
     if not f.exists():
         if pool is None:
-            pool = broad_text_pool(d.pool_max_words, sources=d.pool_sources, home=home, docs=d.pool_docs)
+            pool = pool_of(d, home)
         probe, _ = split_pool(pool, n, seed)
         write_json(f, list(zip(probe['id'], probe['text'])))
     return [tuple(r) for r in json.loads(f.read_text())]
@@ -769,7 +783,7 @@ def build_data(
         nat = natural_speech()
         _save(nat, out / 'natural')
         summary['natural'] = dict(clips=len(nat), minutes=round(sum(nat['seconds']) / 60, 1) if len(nat) else 0)
-    pool = broad_text_pool(d.pool_max_words, sources=d.pool_sources, home=home, docs=d.pool_docs)
+    pool = pool_of(d, home)
     _save(pool, out / 'pool')
     if cfg.eval.probe_passages:
         eval_probe(d, cfg.eval.probe_passages, cfg.eval.probe_seed, home, pool)  # kept for the evaluation

@@ -8,7 +8,7 @@ import os, shutil
 from pathlib import Path
 from .assets import REGISTRY, AssetNotAvailable, asset_dir, salad_home
 from .config import SaladConfig
-from .data import POOL_SOURCES, broad_text_pool
+from .data import POOL_SOURCES, pool_of
 from .layout import ARMS
 from .runs import RunError, read_json
 from .synthesis import check_voice
@@ -121,7 +121,7 @@ def pool_passages(cfg: SaladConfig, data_dir=None, home=None) -> int | None:
     if data_dir and (Path(data_dir) / 'summary.json').exists() and (Path(data_dir) / 'steps' / 'data.json').exists():
         return read_json(Path(data_dir) / 'summary.json')['pool']['passages']
     if all(s in POOL_SOURCES for s in d.pool_sources):
-        return len(broad_text_pool(d.pool_max_words, sources=d.pool_sources, home=home, docs=d.pool_docs))
+        return len(pool_of(d, home))
     return None
 
 

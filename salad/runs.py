@@ -95,6 +95,7 @@ def fingerprint(obj) -> str:
 
 LATE_KEYS = {  # added later: at these values (the old behaviour), not in fingerprints
     'data.pool_docs': 0,
+    'data.pool_tokens': 0,
     'train.log': 'jsonl',
     'model.hub_kernels': False,
     'train.activation_checkpointing': False,
