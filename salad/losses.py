@@ -73,10 +73,8 @@ def _chunk_sums(s_h, t_h, labels, head, t_head, temperature):
 
 
 def chunked_salad_loss(
-    hidden: torch.Tensor,  # the student's last hidden states on the interleaved sequence, B, L, H
-    head: nn.Module,  # the student's output layer (hidden -> vocabulary)
-    t_hidden: torch.Tensor,  # the teacher's last hidden states on the all-text passage, B, Lt, H
-    t_head: nn.Module,  # the teacher's output layer
+    student: tuple,  # (last hidden states on the interleaved sequence (B, L, H), output layer)
+    teacher: tuple,  # (last hidden states on the all-text passage (B, Lt, H), output layer): `teacher_hidden`
     batch: dict,  # the collated batch (`labels`, `teacher_pos`)
     alpha: float = 1.0,  # KD weight
     temperature: float = 1.0,  # τ
@@ -85,6 +83,7 @@ def chunked_salad_loss(
     "`salad_loss` from hidden states: logits of `chunk` next-text positions at a time, recomputed in backward."
     if not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    (hidden, head), (t_hidden, t_head) = student, teacher
     mask, tpos = batch['labels'] != -100, batch['teacher_pos']
     if not torch.equal(mask, tpos >= 0):
         raise ValueError("chunked_salad_loss: the batch's labels and teacher positions mark different positions")

@@ -276,9 +276,8 @@ class Trainer:
         "The SALAD loss of one micro-batch: from the full logits, or `train.loss_chunk` positions at a time."
         model, inner, t = self.model, self.acc.unwrap_model(self.model), self.cfg.train
         if t.loss_chunk:  # the live teacher (the config refuses a chunked loss with the top-k cache)
-            t_hidden, t_head = inner.teacher_hidden(batch)
-            hidden, head = model(batch, hidden=True), inner.llm.get_output_embeddings()
-            return chunked_salad_loss(hidden, head, t_hidden, t_head, batch, t.alpha, t.temperature, t.loss_chunk)
+            student = (model(batch, hidden=True), inner.llm.get_output_embeddings())
+            return chunked_salad_loss(student, inner.teacher_hidden(batch), batch, t.alpha, t.temperature, t.loss_chunk)
         teacher = cache(inner, batch) if cache is not None else inner.teacher_logits(batch)
         return salad_loss(model(batch), teacher, batch, t.alpha, t.temperature)
 
