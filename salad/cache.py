@@ -105,7 +105,7 @@ class FeatureCache(DiskCache):
         return self.tensors(key, lambda: self._encode(audio_path))['feats']
 
 # %% ../nbs/08_cache.ipynb #c641e5fa
-FEATURE_BATCH_SECONDS = 240.0  # audio per encoder batch (a GPU takes more: `fill(batch_seconds=...)`)
+FEATURE_BATCH_SECONDS = 240.0  # audio per encoder batch on a GPU; on the CPU a clip at a time (`bench/features.py`)
 
 
 def _duration(path) -> float:
@@ -124,23 +124,26 @@ def _batches(clips: list, seconds: float):
         yield clips[:n]
         clips = clips[n:]
 
-
+# %% ../nbs/08_cache.ipynb #93ecb402
 @patch_to(FeatureCache)
 def fill(
     self,
     paths: list,  # audio files (repeats and cached clips are skipped)
-    batch_seconds: float = FEATURE_BATCH_SECONDS,  # audio per batch
+    batch_seconds: float | None = None,  # audio per batch (None: `FEATURE_BATCH_SECONDS` on a GPU, 0 on the CPU)
     rank: int = 0,  # this process's share of the missing clips...
     world: int = 1,  # ...out of this many
     progress: bool = True,
 ) -> int:
     "Encode this process's share of the clips not cached yet, in batches; return how many it encoded."
+    if batch_seconds is None:  # batching pays on a GPU; on 2 CPU cores padding made it 2x slower (bench/features.py)
+        on_gpu = any(p.is_cuda for p in getattr(self.encoder, 'parameters', lambda: [])())
+        batch_seconds = FEATURE_BATCH_SECONDS if on_gpu else 0.0
     missing = sorted({k: p for p in paths if (k := file_key(p)) not in self}.items())[rank::world]
     clips = sorted((_duration(p), k, str(p)) for k, p in missing)  # shortest first: a batch pads little
     batch_fn = getattr(self.encoder, 'encode_batch', None)
     for batch in tqdm(list(_batches(clips, batch_seconds)), desc=f'features {self.encoder.key}', disable=not progress):
         try:
-            feats = batch_fn([load_audio(p) for *_, p in batch]) if batch_fn else None
+            feats = batch_fn([load_audio(p) for *_, p in batch]) if batch_fn and len(batch) > 1 else None
         except (ValueError, RuntimeError):  # a bad clip: encoded one by one below, its error names it
             feats = None
         feats = feats or [self._encode(p)['feats'] for *_, p in batch]
