@@ -32,29 +32,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
+from salad.plan import LLM_SHAPES  # Qwen2.5-3B's shape, as its config.json has it
 
 H200_BF16 = 989e12  # dense bf16 FLOP/s of one H200 (the spec sheet)
-QWEN3B = dict(
-    vocab_size=151936,
-    hidden_size=2048,
-    intermediate_size=11008,
-    num_hidden_layers=36,
-    num_attention_heads=16,
-    num_key_value_heads=2,
-    max_position_embeddings=32768,
-    rope_theta=1e6,
-    rms_norm_eps=1e-6,
-    tie_word_embeddings=True,
-)  # Qwen/Qwen2.5-3B's config.json
-TINY_LLM = dict(
-    hidden_size=64,
-    intermediate_size=128,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    max_position_embeddings=4096,
-    tie_word_embeddings=True,
-)
+QWEN3B = dict(LLM_SHAPES['Qwen/Qwen2.5-3B'], max_position_embeddings=32768, rope_theta=1e6, rms_norm_eps=1e-6)
+TINY_LLM = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                max_position_embeddings=4096, tie_word_embeddings=True)
 TINY_MIMI = dict(
     hidden_size=32,
     num_filters=4,
