@@ -337,9 +337,11 @@ def pack_rows(
     rows, row, used = [], [], 0
     for i in np.random.default_rng([seed, 3]).permutation(len(examples)):
         n = example_length(examples[i], stack)
-        if row and used + n > seq_len:
-            rows, row, used = rows + [row], [], 0
-        row, used = row + [examples[i]], used + n
+        if row and used + n > seq_len:  # full: the next row starts with this example
+            rows.append(row)
+            row, used = [], 0
+        row.append(examples[i])
+        used += n
     return rows + [row] if row else rows
 
 
