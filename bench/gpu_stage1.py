@@ -213,6 +213,12 @@ def timed_steps(rec_list: list):
     st.micro_batch, Trainer.step = counting, timed
 
 
+def param_counts(m) -> tuple:
+    "(parameters the step trains, parameters the teacher runs) of a `SpeechLM`: what MFU counts."
+    teacher = m.teacher_llm[0] if m.teacher_llm else m.llm
+    return sum(p.numel() for p in m.parameters() if p.requires_grad), sum(p.numel() for p in teacher.parameters())
+
+
 def mfu(steps: list, n_student: int, n_teacher: int, skip: int = 2) -> dict:
     "s/step, positions/s and MFU over the steps after the first `skip` (warm-up)."
     s = steps[skip:] or steps
@@ -280,9 +286,7 @@ def stage1(rec: Record, cfg, run: Path, data: Path, home: Path):
     t0 = time.perf_counter()
     s1 = Stage1(cfg, run, data, home, progress=False)
     res = s1.run()
-    m = s1.model
-    n_student = sum(p.numel() for p in m.parameters() if p.requires_grad)
-    n_teacher = sum(p.numel() for p in (m.teacher_llm[0] if m.teacher_llm else m.llm).parameters())
+    n_student, n_teacher = param_counts(s1.model)
     rec.note(
         'stage1',
         dict(
@@ -320,9 +324,7 @@ def stage2(rec: Record, cfg, run: Path, stage1_dir: Path, data: Path, home: Path
     s2.progress = False
     s2.setup()
     res = s2.train(picks)
-    m = s2.model
-    n_student = sum(p.numel() for p in m.parameters() if p.requires_grad)
-    n_teacher = sum(p.numel() for p in (m.teacher_llm[0] if m.teacher_llm else m.llm).parameters())
+    n_student, n_teacher = param_counts(s2.model)
     rec.note(
         'stage2',
         dict(
