@@ -13,10 +13,10 @@ import torch
 from safetensors.torch import load_file
 
 # %% auto #0
-__all__ = ['LATE_KEYS', 'TRAIN_SAFE', 'STEP_CONFIG', 'RunError', 'to_json', 'finite_or_none', 'write_json', 'read_json',
-           'flatten', 'fingerprint', 'without_late_keys', 'config_view', 'changed_keys', 'file_digest', 'step_config',
-           'Step', 'all_done', 'refuse_changed', 'load_tensors', 'load_state', 'resolve_target', 'target_identity',
-           'write_jsonl', 'read_jsonl', 'RunLock']
+__all__ = ['LATE_KEYS', 'TRAIN_SAFE', 'LLM_TRAINING', 'STEP_CONFIG', 'RunError', 'to_json', 'finite_or_none', 'write_json',
+           'read_json', 'flatten', 'fingerprint', 'without_late_keys', 'config_view', 'changed_keys', 'file_digest',
+           'step_config', 'Step', 'all_done', 'refuse_changed', 'load_tensors', 'load_state', 'resolve_target',
+           'target_identity', 'write_jsonl', 'read_jsonl', 'RunLock']
 
 # %% ../nbs/01_runs.ipynb #e1910753
 class RunError(ValueError):
@@ -156,9 +156,12 @@ TRAIN_SAFE = (
 )  # train settings that never change the weights (a resumed run may change them)
 
 # %% ../nbs/01_runs.ipynb #57f612db
+LLM_TRAINING = ('model.llm_training', 'model.lora_r', 'model.lora_alpha', 'model.lora_targets')
+# how the LLM will train: not used before KD (the adapter is made first; LoRA starts as a zero update)
+
 STEP_CONFIG = {  # step -> (config keys its result depends on, keys left out); inputs are fingerprints of earlier steps
     'data': (['data'], ('data.workers',)),  # inputs: none
-    'stage1.before': (['model', 'train.probe_examples', 'train.seed', 'train.span_window'], ()),  # data
+    'stage1.before': (['model', 'train.probe_examples', 'train.seed', 'train.span_window'], LLM_TRAINING),  # data
     'align': (
         [
             'model',
@@ -171,7 +174,7 @@ STEP_CONFIG = {  # step -> (config keys its result depends on, keys left out); i
             'train.decay_fraction',
             'train.max_grad_norm',
         ],
-        (),
+        LLM_TRAINING,
     ),  # stage1.before
     'train': (['model', 'train'], TRAIN_SAFE),  # the stage's inputs (stage1: before, align, replay; stage2: below)
     'replay': (['eval.probe_passages', 'eval.probe_seed'], ()),  # the broad pool minus the evaluation probe
@@ -294,6 +297,24 @@ def finish(self, result: dict) -> dict:
     if self.started.exists():
         self.started.unlink()
     return result
+
+# %% ../nbs/01_runs.ipynb #540acbb4
+@patch_to(Step)
+def adopt(self, other: str | Path) -> bool:
+    "Copy this step's result from run folder `other` if it finished there with the same inputs; True if copied."
+    src = Path(other) / 'steps' / f'{self.name}.json'
+    if self.marker.exists() or self.started.exists() or not src.exists():
+        return False
+    if read_json(src).get('fingerprint') != self.fingerprint:
+        return False
+    for o in self.outputs:  # each output whole or not at all; the marker, copied last, says the step is done
+        tmp = self.folder / f'{o}.adopt-{os.getpid()}'
+        shutil.rmtree(tmp, ignore_errors=True)
+        (shutil.copytree if (Path(other) / o).is_dir() else shutil.copy2)(Path(other) / o, tmp)
+        os.replace(tmp, self.folder / o)
+    self.marker.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src, self.marker)
+    return True
 
 # %% ../nbs/01_runs.ipynb #cdc9c1ee
 def all_done(steps: list) -> dict | None:

@@ -22,13 +22,18 @@ SWEEPS = {
         preset='cpu',
         models={
             'frozen-a1': [],
-            **{f'lora-a{a:g}': LORA + [f'train.alpha={a:g}'] for a in (1, 0.75, 0.5, 0.25, 0)},
+            **{f'lora-a{a:g}': LORA + [f'train.alpha={a:g}'] for a in (1, 0, 0.5)},  # the α ends first
             'lora-a1-half': LORA + ['train.alpha=1', 'train.steps=250'],
             'lora-a0-half': LORA + ['train.alpha=0', 'train.steps=250'],
+            **{f'lora-a{a:g}': LORA + [f'train.alpha={a:g}'] for a in (0.75, 0.25)},
         },
     ),
     'tiny-sweep': dict(
-        preset='tiny', models={'frozen-a1': [], 'lora-a0': ['model.llm_training=lora', 'train.alpha=0']}
+        preset='tiny',
+        models={
+            'frozen-a1': ['train.align_steps=2'],
+            'lora-a0': ['train.align_steps=2', 'model.llm_training=lora', 'train.alpha=0'],
+        },
     ),
 }
 
@@ -83,6 +88,14 @@ def _check_definition(path: Path, definition: dict):
     write_json(path, dict(preset=definition['preset'], models={**old['models'], **definition['models']}))
 
 
+def _adopt_shared(s1: Stage1, models: Path):
+    "Copy the steps before KD (untrained M, CTC pre-alignment) from a model that did them with the same inputs."
+    for other in sorted(models.glob('*/stage1')) if models.exists() else []:
+        for step in (s1.before_step, s1.align_step):
+            if step and other != s1.run_dir and step.adopt(other):
+                print(f"{s1.run_dir.parent.name}: step '{step.name}' adopted from {other.parent.name}")
+
+
 def run_sweep(
     name: str,  # a key of `SWEEPS`
     runs: str | Path = 'runs',  # where the sweep's folder goes
@@ -101,7 +114,9 @@ def run_sweep(
         build_data(cfgs[labels[0]], root / 'data', home=home, progress=progress)
         for k in labels:
             d, t0 = root / 'models' / k, time.time()
-            m1 = Stage1(cfgs[k], d / 'stage1', root / 'data', home, progress).run()
+            s1 = Stage1(cfgs[k], d / 'stage1', root / 'data', home, progress)
+            _adopt_shared(s1, root / 'models')
+            m1 = s1.run()
             rep = evaluate_target(cfgs[k], d / 'stage1', d / 'eval', home, progress)
             write_json(d / 'row.json', sweep_row(k, cfgs[k], m1, rep))
             print(f"sweep {name}: {k} done ({time.time() - t0:.0f} s)")
