@@ -14,7 +14,7 @@ from .runs import finite_or_none, read_json, read_jsonl, write_json
 
 # %% auto #0
 __all__ = ['READINGS', 'load_scores', 'paired_gap', 'write_report', 'report_markdown', 'compare_reports', 'paired_difference',
-           'paired_comparison', 'cluster_m_summary', 'run_models', 'experiment_report']
+           'paired_items', 'paired_comparison', 'cluster_m_summary', 'run_models', 'experiment_report']
 
 # %% ../nbs/15_report.ipynb #33f50df2
 READINGS = {
@@ -227,6 +227,28 @@ def paired_difference(
         tasks={t: dict(n=len(d), diff=ci([d])) for t, d in diffs.items()},
         average=dict(n=sum(map(len, diffs.values())), diff=ci(list(diffs.values()))),
     )
+
+# %% ../nbs/15_report.ipynb #1b04847b
+def paired_items(
+    a_dir: str | Path,  # evaluation folder of run a
+    b_dir: str | Path,  # evaluation folder of run b (the same items)
+    reading: str,  # e.g. 'speech@piper:joe' or 'text_adapted'
+    metric: str | None = None,  # 'acc' or 'acc_norm'; default: a's `eval.metric`
+) -> tuple:
+    "(a's, b's) per-item scores on `reading`, the items both scored, every task in turn: for paired bootstraps."
+    cfg = load_config(Path(a_dir) / 'config.yaml')
+    metric = metric or cfg.eval.metric
+    sa, sb = load_scores(Path(a_dir), cfg.data.tasks), load_scores(Path(b_dir), cfg.data.tasks)
+    a, b = [], []
+    for t in sa:
+        if reading in sa[t] and reading in sb.get(t, {}):
+            theirs = {i['id']: i[metric] for i in sb[t][reading]}
+            both = [i for i in sa[t][reading] if i['id'] in theirs]
+            a += [i[metric] for i in both]
+            b += [theirs[i['id']] for i in both]
+    if not a:
+        raise ValueError(f"{a_dir} and {b_dir} have no item scored on {reading!r} in common")
+    return a, b
 
 # %% ../nbs/15_report.ipynb #8311a36f
 def _signed(ci) -> str:

@@ -10,7 +10,9 @@ from .config import ConfigError, SaladConfig, get_config, parse_overrides
 from .data import build_data
 from .evaluate import evaluate_target
 from .runs import RunError, RunLock, read_json, write_json, write_jsonl
+from .layout import ARMS, arm_overrides
 from .stage1 import Stage1
+from .stage2 import Stage2
 
 # %% auto #0
 __all__ = ['LORA', 'SWEEPS', 'sweep_config', 'sweep_row', 'run_sweep']
@@ -26,14 +28,18 @@ SWEEPS = {
             'lora-a1-half': LORA + ['train.alpha=1', 'train.steps=250'],
             'lora-a0-half': LORA + ['train.alpha=0', 'train.steps=250'],
             **{f'lora-a{a:g}': LORA + [f'train.alpha={a:g}'] for a in (0.75, 0.25)},
+            **{f'frozen-a1-s{s}': [f'train.seed={s}', f'stage2.seed={s}'] for s in (1, 2)},
         },
+        arms=['frozen-a1', 'frozen-a1-s1', 'frozen-a1-s2'],  # three Stage I seeds, each with the three arms
     ),
     'tiny-sweep': dict(
         preset='tiny',
         models={
             'frozen-a1': ['train.align_steps=2'],
+            'lora-a1': ['train.align_steps=2', 'model.llm_training=lora'],
             'lora-a0': ['train.align_steps=2', 'model.llm_training=lora', 'train.alpha=0'],
         },
+        arms=['frozen-a1'],
     ),
 }
 
@@ -96,6 +102,35 @@ def _adopt_shared(s1: Stage1, models: Path):
                 print(f"{s1.run_dir.parent.name}: step '{step.name}' adopted from {other.parent.name}")
 
 
+def _stage1_model(name: str, k: str, cfg: SaladConfig, root: Path, home, progress: bool) -> dict:
+    "Train (or load) model `k`'s Stage I, evaluate it, write its row."
+    d, t0 = root / 'models' / k, time.time()
+    s1 = Stage1(cfg, d / 'stage1', root / 'data', home, progress)
+    _adopt_shared(s1, root / 'models')
+    m1 = s1.run()
+    rep = evaluate_target(cfg, d / 'stage1', d / 'eval', home, progress)
+    write_json(d / 'row.json', sweep_row(k, cfg, m1, rep))
+    print(f"sweep {name}: {k} done ({time.time() - t0:.0f} s)")
+
+
+def _stage2_arms(name: str, k: str, extra: list, root: Path, home, progress: bool):
+    "The three Stage II arms from model `k`'s Stage I, each evaluated, a row each in `arm-<arm>.json`."
+    d = root / 'models' / k
+    for arm in ARMS:
+        cfg, t0 = sweep_config(name, k, list(extra) + arm_overrides(arm)), time.time()
+        m2 = Stage2(cfg, d / f'stage2-{arm}', d / 'stage1', root / 'data', home).run(progress)
+        rep = evaluate_target(cfg, d / f'stage2-{arm}', d / f'eval-{arm}', home, progress)
+        write_json(d / f'arm-{arm}.json', dict(sweep_row(k, cfg, m2, rep), arm=arm, stage2_seed=cfg.stage2.seed))
+        print(f"sweep {name}: {k} {arm} done ({time.time() - t0:.0f} s)")
+
+
+def _collect(root: Path, pattern: str, out: str) -> list:
+    "Every finished model's rows matching `pattern`, also written to `root/out`."
+    rows = [read_json(p) for p in sorted((root / 'models').glob(f'*/{pattern}'))]
+    write_jsonl(root / out, rows)
+    return rows
+
+
 def run_sweep(
     name: str,  # a key of `SWEEPS`
     runs: str | Path = 'runs',  # where the sweep's folder goes
@@ -104,7 +139,7 @@ def run_sweep(
     home=None,
     progress: bool = True,
 ) -> list:
-    "Build the data once, then train and evaluate each model not done yet; return the rows of every model done."
+    "Build the data once, train and evaluate each model not done yet, then the Stage II arms; the models' rows."
     labels = only or list(SWEEPS.get(name, {}).get('models', ['?']))
     cfgs = {k: sweep_config(name, k, extra) for k in labels}  # every name and config checked before any work
     root, s = Path(runs) / name, SWEEPS[name]
@@ -113,13 +148,8 @@ def run_sweep(
         _check_definition(root / 'sweep.json', dict(preset=s['preset'], models=over))
         build_data(cfgs[labels[0]], root / 'data', home=home, progress=progress)
         for k in labels:
-            d, t0 = root / 'models' / k, time.time()
-            s1 = Stage1(cfgs[k], d / 'stage1', root / 'data', home, progress)
-            _adopt_shared(s1, root / 'models')
-            m1 = s1.run()
-            rep = evaluate_target(cfgs[k], d / 'stage1', d / 'eval', home, progress)
-            write_json(d / 'row.json', sweep_row(k, cfgs[k], m1, rep))
-            print(f"sweep {name}: {k} done ({time.time() - t0:.0f} s)")
-        rows = [read_json(p / 'row.json') for p in sorted((root / 'models').iterdir()) if (p / 'row.json').exists()]
-        write_jsonl(root / 'rows.jsonl', rows)
-    return rows
+            _stage1_model(name, k, cfgs[k], root, home, progress)
+        for k in [k for k in s.get('arms', ()) if k in labels]:
+            _stage2_arms(name, k, extra, root, home, progress)
+        _collect(root, 'arm-*.json', 'arms.jsonl')
+        return _collect(root, 'row.json', 'rows.jsonl')
