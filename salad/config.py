@@ -60,6 +60,8 @@ class DataConfig:
     pool_tokens: int = 0  # stop reading the pool once it holds about this many LLM tokens (0 = no limit; paper 10B)
     task_items: dict = field(default_factory=dict)  # per-task item counts overriding `items_per_task`, e.g. {piqa: 500}
     skip_bad_audio: bool = False  # custom Stage I corpus: skip unusable files (reported by name) instead of refusing
+    interleave: str = 'utterances'  # a corpus's passages: whole 'utterances' alternate, or 'words' (5-15-word cuts)
+    aligner: str = 'whisper-base'  # the Whisper (CTranslate2) whose alignment heads give word boundaries ('words')
     natural_speech: bool = True  # include the real human recordings (asterisk, pocketsphinx) when installed
     seed: int = 0  # every sampling choice derives from it
     workers: int | None = None  # synthesis processes (None = all cores)
@@ -183,7 +185,8 @@ def _paper(llm: str, lr_adapter: float, lr_llm: float) -> dict:
     return dict(
         data=dict(
             stage1_source=LIBRISPEECH,  # the paper: LibriHeavy + Emilia-YODAS-EN (141k h)
-            stage1_passages=1_000_000,  # all of it (4 utterances per passage)
+            stage1_passages=1_000_000,  # all of it (3 passages per 4 utterances)
+            interleave='words',  # text spans of 10-30 words around speech spans of 5-15, cut at word boundaries
             natural_speech=False,
             eval_voice='kokoro:af_bella',  # one Kokoro voice (the paper does not name it); SALAD_KOKORO_DIR
             items_per_task=0,  # every item
@@ -335,6 +338,7 @@ RANGES = {
     ),
     'data.pool_docs': _NONNEG,
     'data.pool_tokens': _NONNEG,
+    'data.interleave': _one_of('utterances', 'words'),
     'data.task_items': (
         (lambda v: set(v) <= set(TASK_NAMES) and all(isinstance(n, int) and n >= 0 for n in v.values())),
         f'a mapping of {list(TASK_NAMES)} to item counts >= 0',

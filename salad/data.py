@@ -15,6 +15,7 @@ from .audio import load_audio, AudioError
 from .config import DataConfig, SaladConfig, save_config
 from .synthesis import normalize_for_speech, synthesize_batch, list_voices, check_voice
 from .runs import RunError, Step, config_view, write_json
+from .words import WordAligner, word_passages
 
 # %% auto #0
 __all__ = ['TASKS', 'POOL_SOURCES', 'TOKENS_PER_WORD', 'ASTERISK_DIR', 'ASTERISK_TXT', 'POCKETSPHINX_DIR', 'AUDIO_SUFFIXES',
@@ -731,6 +732,11 @@ def _is_saved_dataset(p: Path) -> bool:
 def stage1_corpus(d: DataConfig, audio_dir: Path, home=None, progress: bool = True) -> tuple:
     "(Stage I rows, stats) from `d.stage1_source`: LAMBADA spoken by TTS, a folder of utterances, or a datasets corpus."
     if d.stage1_source == 'lambada':
+        if d.interleave == 'words':
+            raise ValueError(
+                "data.interleave='words' cuts recorded utterances at word boundaries; the 'lambada' passages are "
+                "synthesized span by span already: use it with a corpus (data.stage1_source)"
+            )
         return build_stage1(d, audio_dir, home, progress)
     src = Path(d.stage1_source)
     if src.is_dir() and not _is_saved_dataset(src):
@@ -744,7 +750,13 @@ def stage1_corpus(d: DataConfig, audio_dir: Path, home=None, progress: bool = Tr
                 f"{next(iter(bad.items()))} (or set data.skip_bad_audio=true)"
             )
         utts, st = utts.filter(lambda r: r['audio'] not in bad), dict(utterances=len(utts) - len(bad), skipped=bad)
-    rows = corpus_passages(utts, d.stage1_passages, seed=d.seed)
+    if d.interleave == 'words':
+        bounds = WordAligner(d.aligner, home)(utts['audio'], utts['text'], progress)
+        rows = Dataset.from_list(
+            word_passages(utts, bounds, salad_home(home) / 'spans', n=d.stage1_passages, seed=d.seed)
+        )
+    else:
+        rows = corpus_passages(utts, d.stage1_passages, seed=d.seed)
     if not len(rows):
         raise ValueError(f"data.stage1_source={d.stage1_source!r}: fewer than 2 usable utterances")
     return rows, dict(st, source=d.stage1_source, examples=len(rows))

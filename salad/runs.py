@@ -96,6 +96,8 @@ def fingerprint(obj) -> str:
 LATE_KEYS = {  # added later: at these values (the old behaviour), not in fingerprints
     'data.pool_docs': 0,
     'data.pool_tokens': 0,
+    'data.interleave': 'utterances',
+    'data.aligner': 'whisper-base',
     'train.log': 'jsonl',
     'model.hub_kernels': False,
     'train.activation_checkpointing': False,
