@@ -17,7 +17,7 @@ import argparse, tempfile, time
 import numpy as np
 from salad.assets import load_asr, salad_home
 from salad.audio import load_audio
-from salad.cache import transcribe_cached
+from salad.cache import DiskCache, transcribe_cached
 from salad.data import natural_speech
 from salad.metrics import char_error_rate
 from salad.words import WordAligner, cut_errors, joined_words, word_boundaries, word_passages
@@ -45,9 +45,11 @@ def known_boundaries(aligner: str, voices: list):
 def natural(aligner: str, asr: str, fresh: bool):
     nat = natural_speech()
     minutes = sum(nat['seconds']) / 60
-    home = tempfile.mkdtemp() if fresh else None  # a fresh word cache: the alignment is timed, not read
+    align = WordAligner(aligner)
+    if fresh:  # an empty word cache: the alignment is timed, not read
+        align.cache = DiskCache(tempfile.mkdtemp(), aligner, '.json')
     t0 = time.time()
-    bounds = WordAligner(aligner, home)(nat['audio'], nat['text'])
+    bounds = align(nat['audio'], nat['text'])
     secs = time.time() - t0
     print(f'natural recordings: {len(nat)} utterances, {minutes:.1f} min; aligned in {secs:.0f} s '
           f'(real-time factor {secs / 60 / minutes:.3f}, {minutes * 60 / secs:.0f}x real time)')

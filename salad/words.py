@@ -14,7 +14,8 @@ from .audio import load_audio, log_mel
 from .cache import DiskCache, content_key, file_key
 
 # %% auto #0
-__all__ = ['word_boundaries', 'joined_words', 'cut_errors', 'WordAligner', 'word_pieces', 'cut_clip', 'word_passages']
+__all__ = ['MIN_WORD_SECONDS', 'word_boundaries', 'joined_words', 'cut_errors', 'WordAligner', 'word_pieces', 'cut_clip',
+           'word_passages']
 
 # %% ../nbs/25_words.ipynb #7ffb07b4
 def word_boundaries(
@@ -29,7 +30,9 @@ def word_boundaries(
     words = text.split()
     if not words:
         raise ValueError("word_boundaries: empty transcript")
-    frames = min(3000, len(wav) // 160)
+    if len(wav) > 30 * 16000:
+        raise ValueError(f"word_boundaries: a {len(wav) / 16000:.1f} s clip; Whisper aligns at most 30 s at a time")
+    frames = len(wav) // 160
     frames += frames % 2  # the encoder halves it
     mel = log_mel(wav, model.n_mels)[None, :, :frames].numpy()
     head = ['<|startoftranscript|>', '<|en|>', '<|transcribe|>'] if model.is_multilingual else ['<|startoftranscript|>']
@@ -129,14 +132,17 @@ def cut_clip(
     return str(p)
 
 # %% ../nbs/25_words.ipynb #7c1db973
+MIN_WORD_SECONDS = 0.04  # a piece aligned to less than this a word has collapsed: it is read, never heard
+
+
 def _pieces(group: list, bounds: list, rng: random.Random, out_dir) -> list:
-    "[(words, speech clip)] of a group of utterances, each utterance cut into 5–15-word pieces."
+    "[(words, speech clip or None)] of a group of utterances, each cut into 5–15-word pieces."
     out = []
     for u, b in zip(group, bounds):
         words, wav, key = u['text'].split(), load_audio(u['audio']), file_key(u['audio'])
-        out += [
-            (' '.join(words[i:j]), cut_clip(wav, key, b[i], b[j], out_dir)) for i, j in word_pieces(len(words), rng)
-        ]
+        for i, j in word_pieces(len(words), rng):
+            ok = b[j] - b[i] >= MIN_WORD_SECONDS * (j - i)
+            out.append((' '.join(words[i:j]), cut_clip(wav, key, b[i], b[j], out_dir) if ok else None))
     return out
 
 
@@ -144,7 +150,7 @@ def _passage(pieces: list, r: int) -> tuple:
     "(kinds, texts, audio): piece `i` heard when `i % 3 == r`, the pieces between read as one text span."
     kinds, texts, audio = [], [], []
     for i, (words, clip) in enumerate(pieces):
-        heard = i % 3 == r
+        heard = i % 3 == r and clip is not None
         if not heard and kinds and kinds[-1] == 'text':
             texts[-1] += ' ' + words
             continue
@@ -168,6 +174,8 @@ def word_passages(
         pieces = _pieces(utts[g : g + per_passage], bounds[g : g + per_passage], rng, out_dir)
         for r in range(min(3, len(pieces)) if len(pieces) >= 2 else 0):
             kinds, texts, audio = _passage(pieces, r)
+            if 'speech' not in kinds:
+                continue  # its pieces' alignment collapsed: nothing to hear
             rows.append(
                 dict(
                     id=f"{utts[g]['id']}/{r}",

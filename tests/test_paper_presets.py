@@ -33,6 +33,7 @@ def test_paper_preset_is_the_papers_recipe(name):
     assert (s2.restart, s2.lr_decay) == ('continue', 'linear')  # the pre-decay AdamW state, LR from the peak to 0
     assert c.data.few_shot == 5 and c.eval.max_tokens == 2048 and c.eval.metric == 'acc_norm'
     assert c.data.items_per_task == 0 and c.data.stage1_source.startswith('openslr/librispeech_asr')
+    assert c.data.interleave == 'words'  # 5-15-word speech spans cut at word boundaries, 10-30-word text spans
     assert c.data.pool_sources == ['HuggingFaceFW/fineweb-edu:sample-10BT:train']
     assert (c.data.pool_tokens, c.data.pool_docs) == (10_000_000_000, 0)  # the paper's 10B tokens
     assert c.eval.asr == 'openai/whisper-large-v3'
@@ -90,6 +91,9 @@ def test_paper_preset_runs_with_random_init_stand_ins(name, tmp_path):
     data, s1, s2 = tmp_path / 'data', tmp_path / 'stage1', tmp_path / 'stage2'
     summary = salad.data.build_data(cfg, data, progress=False)
     assert summary['stage1']['source'] == speech and summary['pool']['sources'][pool] > 0
+    rows = salad.data.load_data(data, 'stage1')
+    heard = [a for r in rows for k, a in zip(r['span_kinds'], r['span_audio']) if k == 'speech']
+    assert heard and all(Path(a).parent.parent.name == 'spans' for a in heard)  # cut at word boundaries
     bench = salad.data.load_data(data, 'benchmarks/arc_easy')
     assert all(f.count('Question:') == 5 for f in bench['fewshot'])  # five shots before each item
 
