@@ -5,8 +5,8 @@ Usage: python bench/word_align.py [--aligner whisper-base] [--asr whisper-base] 
 1. Known boundaries: sentences whose words were synthesized one at a time and joined with pauses of known
    length (`salad.words.joined_words`). A cut between two words is right when it falls in the pause between
    them; printed: the share of cuts outside their pause and how far outside (ms).
-2. The natural recordings (asterisk prompts and pocketsphinx clips, `salad.data.natural_speech`, ~25 min):
-   every utterance aligned (seconds and real-time factor on this machine), cut into the passages of
+2. The natural recordings (asterisk prompts and pocketsphinx clips, `salad.data.natural_speech`, ~25 min; the
+   clips of 1-30 s that are speech, not beeps described in brackets): every utterance aligned (seconds and real-time factor on this machine), cut into the passages of
    `data.interleave='words'`, each speech span read back by the ASR: CER per span against the span's words,
    beside the ASR's CER on the whole utterances (what the ASR gets wrong without any cut).
 Word boundaries, cuts and transcripts are cached in $SALAD_HOME: a second run times nothing new (use a fresh
@@ -42,8 +42,13 @@ def known_boundaries(aligner: str, voices: list):
           f'mean {e.mean():.0f} ms, 95th percentile {np.percentile(e, 95):.0f} ms, max {e.max():.0f} ms')
 
 
+def spoken(r) -> bool:
+    "A recording of speech Whisper can align at once: 1-30 s, its text not a description of a tone."
+    return 1 <= r['seconds'] <= 30 and not any(w in r['text'] for w in ('[', 'beep', ' tone'))
+
+
 def natural(aligner: str, asr: str, fresh: bool):
-    nat = natural_speech()
+    nat = natural_speech().filter(spoken)
     minutes = sum(nat['seconds']) / 60
     align = WordAligner(aligner)
     if fresh:  # an empty word cache: the alignment is timed, not read

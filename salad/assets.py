@@ -26,8 +26,8 @@ from transformers import (
 # %% auto #0
 __all__ = ['ASSET_FORMAT', 'REGISTRY', 'salad_home', 'AssetNotAvailable', 'package_dir', 'atomic_dir', 'read_ct2',
            'ct2_whisper_state_dict', 'ct2_whisper_config', 'convert_ct2_whisper', 'convert_gguf_llm', 'Asset',
-           'asset_dir', 'resolve', 'list_assets', 'load_model', 'load_llm', 'load_whisper', 'ct2_whisper_dir',
-           'load_asr']
+           'asset_dir', 'resolve', 'list_assets', 'load_model', 'load_llm', 'load_whisper', 'load_tokenizer',
+           'ct2_whisper_dir', 'load_asr']
 
 # %% ../nbs/03_assets.ipynb #445685ad
 def salad_home(
@@ -576,6 +576,11 @@ def load_llm(name: str = 'smollm2-135m', dtype=torch.float32, home=None, kernels
 def load_whisper(name: str = 'whisper-base', dtype=torch.float32, home=None) -> tuple:
     "A `WhisperForConditionalGeneration` and its `WhisperProcessor` (`load_model`)."
     return load_model(name, 'whisper', dtype, home)
+
+
+def load_tokenizer(name: str = 'smollm2-135m', home=None):
+    "An LLM's tokenizer alone (to count tokens without loading the weights)."
+    return _from_pretrained(AutoTokenizer, name, home)
 
 # %% ../nbs/03_assets.ipynb #0f6b0bc4
 def _ct2_whisper_base(home=None) -> Path:

@@ -10,7 +10,7 @@ import numpy as np
 import soundfile as sf
 import datasets
 from datasets import Dataset, load_from_disk, concatenate_datasets
-from .assets import resolve, salad_home, atomic_dir
+from .assets import load_tokenizer, resolve, salad_home, atomic_dir
 from .audio import load_audio, AudioError
 from .config import DataConfig, SaladConfig, save_config
 from .synthesis import normalize_for_speech, synthesize_batch, list_voices, check_voice
@@ -23,8 +23,8 @@ __all__ = ['TASKS', 'POOL_SOURCES', 'TOKENS_PER_WORD', 'ASTERISK_DIR', 'ASTERISK
            'contains_question', 'corpus_spec', 'dataset_texts', 'pool_of', 'broad_text_pool', 'ngram_index',
            'shares_ngram', 'split_pool', 'eval_probe', 'interleave_spans', 'speak_passages', 'add_few_shot',
            'load_lambada', 'voice_pool', 'build_stage1', 'natural_speech', 'load_speech_corpus', 'utterance_problem',
-           'speech_folder', 'corpus_passages', 'stage1_corpus', 'data_deps', 'build_data', 'data_fingerprint',
-           'load_data']
+           'speech_folder', 'corpus_passages', 'stage1_corpus', 'data_deps', 'encoder_frame_rate', 'stage1_positions',
+           'build_data', 'data_fingerprint', 'load_data']
 
 # %% ../nbs/06_data.ipynb #3db1c3a1
 TASKS = ('arc_easy', 'arc_challenge', 'openbookqa', 'hellaswag', 'piqa', 'mmlu')
@@ -766,6 +766,34 @@ def data_deps(cfg: SaladConfig) -> dict:
     "What a data build depends on: the `data` section (not the number of worker processes)."
     return config_view(cfg, ['data'], drop=('data.workers',))
 
+# %% ../nbs/06_data.ipynb #9a0eeb09
+def encoder_frame_rate(name: str) -> float:
+    "Frames a second of a speech encoder the presets name: Mimi 12.5, Whisper and wav2vec-style encoders 50."
+    return 12.5 if 'mimi' in str(name).lower() else 50.0
+
+
+def stage1_positions(rows, cfg: SaladConfig, home=None) -> dict:
+    "What the Stage I passages hold in LLM positions (tokens, speech frames after stacking), per passage and step."
+    tok, t = load_tokenizer(cfg.model.llm, home), cfg.train
+    spans = [(k, x, a) for r in rows for k, x, a in zip(r['span_kinds'], r['span_texts'], r['span_audio'])]
+    text = sum(len(tok(x, add_special_tokens=False).input_ids) for k, x, _ in spans if k == 'text')
+    secs = [sf.info(a).duration for k, _, a in spans if k == 'speech']
+    speech = sum(secs) * encoder_frame_rate(cfg.model.encoder) / cfg.model.stack
+    per = (text + speech) / max(1, len(rows))  # a passage
+    if t.span_window:  # a row is one speech span with up to `span_window` tokens each side
+        per_row = speech / max(1, len(secs)) + 2 * t.span_window
+    per_step = t.batch_size * t.grad_accum * (t.seq_len or (per_row if t.span_window else per))
+    return dict(
+        passages=len(rows),
+        text_tokens=text,
+        speech_positions=round(speech),
+        speech_hours=round(sum(secs) / 3600, 2),
+        positions_per_passage=round(per, 1),
+        positions_per_step=round(per_step),
+        tokenizer=cfg.model.llm,
+        passes=round(t.steps * per_step / max(1, text + speech), 2),
+    )
+
 # %% ../nbs/06_data.ipynb #02b426eb
 def build_data(
     cfg: SaladConfig,  # the config (its `data` section is used)
@@ -791,6 +819,13 @@ def build_data(
     t0, summary = time.time(), dict(preset=cfg.name, eval_voice=d.eval_voice)
     stage1, summary['stage1'] = stage1_corpus(d, audio_dir, home, progress)
     _save(stage1, out / 'stage1')
+    p = summary['stage1']['positions'] = stage1_positions(stage1, cfg, home)
+    print(
+        f"stage1: {p['passages']:,} passages, {p['speech_hours']} h of speech; a passage {p['positions_per_passage']} "
+        f"positions ({p['text_tokens'] / p['passages']:.0f} {cfg.model.llm} tokens + "
+        f"{p['speech_positions'] / p['passages']:.0f} speech); a step {p['positions_per_step']:,} positions per "
+        f"process; train.steps={cfg.train.steps:,} = {p['passes']} passes (per process: x GPUs when launched on more)"
+    )
     if d.natural_speech:
         nat = natural_speech()
         _save(nat, out / 'natural')
