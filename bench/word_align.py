@@ -20,7 +20,7 @@ from salad.audio import load_audio
 from salad.cache import DiskCache, transcribe_cached
 from salad.data import natural_speech
 from salad.metrics import char_error_rate
-from salad.words import WordAligner, cut_errors, joined_words, word_boundaries, word_passages
+from salad.words import WordAligner, cut_errors, joined_words, snap_to_quiet, word_boundaries, word_passages
 
 SENTENCES = [
     'the quick brown fox jumps over the lazy dog near our quiet river bank',
@@ -30,16 +30,20 @@ SENTENCES = [
 ]
 
 
-def known_boundaries(aligner: str, voices: list):
-    asr, errs = load_asr(aligner), []
+def known_boundaries(aligner: str, voices: list, snap: float):
+    asr, raw, snapped = load_asr(aligner), [], []
     for v in voices:
         for i, s in enumerate(SENTENCES):
             wav, spans = joined_words(s.split(), v, seed=i)
-            errs.append(cut_errors(word_boundaries(*asr, wav, s), spans))
-    e = np.concatenate(errs) * 1000
-    print(f'known boundaries ({len(voices)} voices x {len(SENTENCES)} sentences, {len(e)} cuts between words):')
-    print(f'  cuts outside their pause: {(e > 0).mean():.1%}; miss median {np.median(e):.0f} ms, '
-          f'mean {e.mean():.0f} ms, 95th percentile {np.percentile(e, 95):.0f} ms, max {e.max():.0f} ms')
+            b = word_boundaries(*asr, wav, s)
+            raw.append(cut_errors(b, spans))
+            snapped.append(cut_errors(snap_to_quiet(wav, b, snap), spans))
+    print(f'known boundaries ({len(voices)} voices x {len(SENTENCES)} sentences, {sum(map(len, raw))} cuts between '
+          f'words, {aligner}):')
+    for name, errs in [('alignment heads', raw), (f'snapped to quiet (+-{snap} s)', snapped)]:
+        e = np.concatenate(errs) * 1000
+        print(f'  {name}: cuts outside their pause {(e > 0).mean():.1%}; miss median {np.median(e):.0f} ms, '
+              f'mean {e.mean():.0f} ms, 95th percentile {np.percentile(e, 95):.0f} ms, max {e.max():.0f} ms')
 
 
 def spoken(r) -> bool:
@@ -47,16 +51,16 @@ def spoken(r) -> bool:
     return 1 <= r['seconds'] <= 30 and not any(w in r['text'] for w in ('[', 'beep', ' tone'))
 
 
-def natural(aligner: str, asr: str, fresh: bool):
+def natural(aligner: str, asr: str, snap: float, fresh: bool):
     nat = natural_speech().filter(spoken)
     minutes = sum(nat['seconds']) / 60
-    align = WordAligner(aligner)
+    align = WordAligner(aligner, snap=snap)
     if fresh:  # an empty word cache: the alignment is timed, not read
         align.cache = DiskCache(tempfile.mkdtemp(), aligner, '.json')
     t0 = time.time()
     bounds = align(nat['audio'], nat['text'])
     secs = time.time() - t0
-    print(f'natural recordings: {len(nat)} utterances, {minutes:.1f} min; aligned in {secs:.0f} s '
+    print(f'natural recordings: {len(nat)} utterances, {minutes:.1f} min; aligned (snap {snap}) in {secs:.0f} s '
           f'(real-time factor {secs / 60 / minutes:.3f}, {minutes * 60 / secs:.0f}x real time)')
     rows = word_passages(nat, bounds, salad_home() / 'spans')
     spans = [(t, a) for r in rows for k, t, a in zip(r['span_kinds'], r['span_texts'], r['span_audio']) if k == 'speech']
@@ -79,7 +83,9 @@ if __name__ == '__main__':
     p.add_argument('--aligner', default='whisper-base')
     p.add_argument('--asr', default='whisper-base')
     p.add_argument('--voices', nargs='+', default=['flite:kal', 'flite:slt', 'flite:rms'])
+    p.add_argument('--snap', type=float, nargs='+', default=[0.25, 0.0], help='snap windows to compare (0: none)')
     p.add_argument('--fresh', action='store_true', help='align into an empty word cache (times the alignment)')
     a = p.parse_args()
-    known_boundaries(a.aligner, a.voices)
-    natural(a.aligner, a.asr, a.fresh)
+    known_boundaries(a.aligner, a.voices, a.snap[0])
+    for snap in a.snap:
+        natural(a.aligner, a.asr, snap, a.fresh)

@@ -545,6 +545,7 @@ d = { 'settings': { 'branch': 'main',
                              'salad.words.cut_clip': ('words.html#cut_clip', 'salad/words.py'),
                              'salad.words.cut_errors': ('words.html#cut_errors', 'salad/words.py'),
                              'salad.words.joined_words': ('words.html#joined_words', 'salad/words.py'),
+                             'salad.words.snap_to_quiet': ('words.html#snap_to_quiet', 'salad/words.py'),
                              'salad.words.word_boundaries': ('words.html#word_boundaries', 'salad/words.py'),
                              'salad.words.word_passages': ('words.html#word_passages', 'salad/words.py'),
                              'salad.words.word_pieces': ('words.html#word_pieces', 'salad/words.py')}}}

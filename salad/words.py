@@ -14,8 +14,8 @@ from .audio import load_audio, log_mel
 from .cache import DiskCache, content_key, file_key
 
 # %% auto #0
-__all__ = ['MIN_WORD_SECONDS', 'word_boundaries', 'joined_words', 'cut_errors', 'WordAligner', 'word_pieces', 'cut_clip',
-           'word_passages']
+__all__ = ['MIN_WORD_SECONDS', 'word_boundaries', 'joined_words', 'cut_errors', 'snap_to_quiet', 'WordAligner', 'word_pieces',
+           'cut_clip', 'word_passages']
 
 # %% ../nbs/25_words.ipynb #7ffb07b4
 def word_boundaries(
@@ -81,13 +81,31 @@ def cut_errors(bounds: np.ndarray, spans: list) -> np.ndarray:
     cuts, ends, starts = bounds[1:-1], np.array([e for _, e in spans[:-1]]), np.array([s for s, _ in spans[1:]])
     return np.maximum(0, np.maximum(ends - cuts, cuts - starts))
 
+# %% ../nbs/25_words.ipynb #895bdbb7
+def snap_to_quiet(
+    wav: np.ndarray,  # the clip, 16 kHz
+    bounds: np.ndarray,  # `word_boundaries`
+    window: float = 0.25,  # seconds searched on each side of a boundary
+) -> np.ndarray:
+    "The boundaries between words moved to the quietest 10 ms frame near them (the first and last stay)."
+    frames = wav[: len(wav) // 160 * 160].reshape(-1, 160)
+    level, out = np.sqrt((frames**2).mean(1)), np.array(bounds, float)
+    for i in range(1, len(out) - 1):
+        lo = max(bounds[i] - window, (bounds[i - 1] + bounds[i]) / 2)
+        hi = min(bounds[i] + window, (bounds[i] + bounds[i + 1]) / 2)
+        f0, f1 = int(lo * 100), min(len(level), int(hi * 100) + 1)
+        if f1 > f0:
+            quiet = f0 + np.flatnonzero(level[f0:f1] == level[f0:f1].min())
+            out[i] = quiet[np.argmin(abs(quiet / 100 - bounds[i]))] / 100 + 0.005  # the middle of that frame
+    return np.maximum.accumulate(out)
+
 # %% ../nbs/25_words.ipynb #a792b97a
 class WordAligner:
     "Word boundaries of (clip, transcript) pairs with Whisper's alignment heads (CTranslate2), cached."
 
-    def __init__(self, asr: str = 'whisper-base', home=None):
-        self.asr, self.home, self.model = asr, home, None
-        self.cache = DiskCache(salad_home(home) / 'words', f'{asr}+ct2', '.json')
+    def __init__(self, asr: str = 'whisper-base', home=None, snap: float = 0.25):
+        self.asr, self.home, self.model, self.snap = asr, home, None, snap  # snap: `snap_to_quiet`'s window (0: off)
+        self.cache = DiskCache(salad_home(home) / 'words', f'{asr}+ct2+snap{snap:g}', '.json')
 
     def __call__(self, paths: list, texts: list, progress: bool = True) -> list:
         "Per clip: `n + 1` boundaries (seconds) of its transcript's `n` words."
@@ -95,7 +113,9 @@ class WordAligner:
         for i in tqdm([i for i, k in enumerate(keys) if k not in self.cache], desc='words', disable=not progress):
             self.model = self.model or load_asr(self.asr, 'ct2', self.home)
             try:
-                b = word_boundaries(*self.model, load_audio(paths[i]), texts[i])
+                wav = load_audio(paths[i])
+                b = word_boundaries(*self.model, wav, texts[i])
+                b = snap_to_quiet(wav, b, self.snap) if self.snap else b
             except (ValueError, RuntimeError) as e:
                 raise ValueError(f"{paths[i]}: word alignment failed ({e})") from e
             self.cache.write(keys[i], lambda tmp, b=b: tmp.write_text(json.dumps([round(float(x), 3) for x in b])))
