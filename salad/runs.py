@@ -97,6 +97,7 @@ LATE_KEYS = {  # added later: at these values (the old behaviour), not in finger
     'data.pool_docs': 0,
     'data.pool_tokens': 0,
     'data.interleave': 'utterances',
+    'data.task_sources': {},
     'data.aligner': 'whisper-base',
     'train.log': 'jsonl',
     'model.hub_kernels': False,

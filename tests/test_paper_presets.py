@@ -33,6 +33,7 @@ def test_paper_preset_is_the_papers_recipe(name):
     assert (s2.restart, s2.lr_decay) == ('continue', 'linear')  # the pre-decay AdamW state, LR from the peak to 0
     assert c.data.few_shot == 5 and c.eval.max_tokens == 2048 and c.eval.metric == 'acc_norm'
     assert c.data.items_per_task == 0 and c.data.stage1_source.startswith('openslr/librispeech_asr')
+    assert c.data.tasks == ['storycloze', 'mmsu', 'openbookqa', 'hellaswag', 'arc_challenge', 'piqa']  # the paper's six
     assert c.data.interleave == 'words'  # 5-15-word speech spans cut at word boundaries, 10-30-word text spans
     assert c.data.pool_sources == ['HuggingFaceFW/fineweb-edu:sample-10BT:train']
     assert (c.data.pool_tokens, c.data.pool_docs) == (10_000_000_000, 0)  # the paper's 10B tokens
