@@ -77,7 +77,7 @@ def sweep_row(label: str, cfg: SaladConfig, stage1: dict, report: dict) -> dict:
         M=probe.get('M'),
         M_mismatched=probe.get('M_mismatched'),
         log_M=math.log(probe['M']) if probe.get('M') else None,
-        stage1_seconds=stage1.get('seconds'),
+        train_seconds=stage1.get('seconds'),  # the stage's own wall time
         eval_seconds=round(sum(t['seconds'] for t in report.get('timing', {}).values()), 1),
     )
 
