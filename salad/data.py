@@ -952,9 +952,10 @@ def build_data(
     )
     summary['benchmarks'] = {}
     for t in d.tasks:
-        ds = load_benchmark(t, task_items(d, t) or None, d.seed, home, d.max_spoken_chars or None, d.task_sources)
+        n, most = task_items(d, t) or None, d.max_spoken_chars or None
+        ds = load_benchmark(t, n=n, seed=d.seed, home=home, max_spoken_chars=most, sources=d.task_sources)
         if d.few_shot:
-            ds = add_few_shot(ds, d.few_shot, d.seed, home, d.task_sources)
+            ds = add_few_shot(ds, d.few_shot, d.seed, home, sources=d.task_sources)
         ds = speak_benchmark(ds, d.eval_voice, audio_dir, workers=d.workers, progress=progress)
         _save(ds, out / 'benchmarks' / t)
         summary['benchmarks'][t] = len(ds)

@@ -348,9 +348,10 @@ def benchmark_items(cfg: SaladConfig, voices: list, home=None, progress: bool = 
     "{task: rows}: the seeded benchmark subsets, each row with its spoken audio in every voice (synthesized once)."
     d, audio_dir, out = cfg.data, salad_home(home) / 'audio', {}
     for t in d.tasks:
-        ds = load_benchmark(t, task_items(d, t) or None, d.seed, home, d.max_spoken_chars or None, d.task_sources)
+        n, most = task_items(d, t) or None, d.max_spoken_chars or None
+        ds = load_benchmark(t, n=n, seed=d.seed, home=home, max_spoken_chars=most, sources=d.task_sources)
         if d.few_shot:
-            ds = add_few_shot(ds, d.few_shot, d.seed, home, d.task_sources)
+            ds = add_few_shot(ds, d.few_shot, d.seed, home, sources=d.task_sources)
         spoken = {
             v: {r['id']: r for r in speak_benchmark(ds, v, audio_dir, workers=d.workers, progress=progress).to_list()}
             for v in voices

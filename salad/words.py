@@ -103,7 +103,7 @@ def snap_to_quiet(
 class WordAligner:
     "Word boundaries of (clip, transcript) pairs with Whisper's alignment heads (CTranslate2), cached."
 
-    def __init__(self, asr: str = 'whisper-base', home=None, snap: float = 0.25):
+    def __init__(self, asr: str = 'whisper-base', home=None, snap: float = 0.0):
         self.asr, self.home, self.model, self.snap = asr, home, None, snap  # snap: `snap_to_quiet`'s window (0: off)
         self.cache = DiskCache(salad_home(home) / 'words', f'{asr}+ct2+snap{snap:g}', '.json')
 
