@@ -189,7 +189,8 @@ def _mmsu_rows(spec: str | None) -> list:
         ds = load_from_disk(name) if Path(name).exists() else datasets.load_dataset(name, config)
     except Exception as e:
         raise FileNotFoundError(
-            f"MMSU {spec or MMSU_SOURCE!r} is neither a local save_to_disk folder nor loadable from the hub (offline?); "
+            f"MMSU {spec or MMSU_SOURCE!r} is neither a local save_to_disk folder nor loadable from the hub "
+            "(offline?); "
             f"name a local copy with --set data.task_sources.mmsu=<folder>: {e}"
         ) from e
     parts = ds if isinstance(ds, datasets.DatasetDict) else {split or 'test': ds}
