@@ -286,7 +286,7 @@ PRESETS = {
             stage1_passages=2500, items_per_task=100, task_items=dict(arc_easy=500, hellaswag=500, piqa=500)
         ),
         # Stage I: CTC pre-alignment, then KD on span windows from the cached teacher (README: run 7)
-        train=dict(align_steps=1500, span_window=16, teacher_topk=32, steps=500, eval_every=100),
+        train=dict(align_steps=1500, span_window=16, teacher_topk=32, steps=500, eval_every=100, checkpoint_every=25),
     ),
     'paper-3b': _paper('Qwen/Qwen2.5-3B', lr_adapter=1e-3, lr_llm=5e-5),
     'paper-7b': _paper('Qwen/Qwen2.5-7B', lr_adapter=1e-4, lr_llm=5e-6),
