@@ -11,7 +11,7 @@ from .audio import transcribe
 from .synthesis import check_voice, list_voices, synthesize
 from .metrics import word_error_rate
 from .config import ConfigError, get_config, load_config, parse_overrides, PRESETS
-from .data import build_data
+from .data import build_data, build_shard, shard_dir
 from .plots import plot_cluster_m
 from .report import cluster_m_summary, compare_reports, paired_comparison, report_markdown
 from .evaluate import evaluate_target
@@ -114,10 +114,24 @@ def _config(a):
     return get_config(a.preset or 'cpu', parse_overrides(a.set))
 
 
+def _shard(s: str) -> tuple:
+    "`--shard R/W` as (R, W)."
+    if not (m := re.fullmatch(r'(\d+)/(\d+)', s)) or int(m[1]) >= int(m[2]):
+        raise argparse.ArgumentTypeError(f"{s!r}: give R/W with 0 <= R < W, e.g. 3/64")
+    return int(m[1]), int(m[2])
+
+
 def _cmd_data(a):
     cfg = _config(a)
     out = Path(a.out) if a.out else data_dir(cfg.name, a.home)
     require(cfg, ['data'], out, out, a.home)
+    if a.shard:  # one builder of a streamed corpus built in parallel (salad.data.build_shard)
+        rank, world = a.shard
+        with RunLock(shard_dir(out, rank, world)):
+            s = build_shard(cfg, out, rank, world, home=a.home, force=a.force)
+        print(json.dumps(s, indent=1))
+        print(f"shard written to {shard_dir(out, rank, world)}; once all {world} are, `salad data build` joins them")
+        return
     with RunLock(out):
         s = build_data(cfg, out, home=a.home, force=a.force)
     print(json.dumps(s, indent=1))
@@ -290,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     _config_args(s)
     s.add_argument('--set', nargs='*', default=[], help='overrides, e.g. data.items_per_task=10')
     s.add_argument('--out', default=None, help='output folder (default $SALAD_HOME/data/<preset>)')
+    s.add_argument('--shard', type=_shard, default=None, help='R/W: build part R of W of a streamed corpus, to join')
     s.set_defaults(func=_cmd_data)
     s = sub.add_parser(
         'stage1', help='Stage I: distil on interleaved spoken passages; report misalignment M before/after'

@@ -10,10 +10,10 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['EVAL_VOICE', 'STAGE1_VOICES', 'STAGE2_VOICES', 'POOL_SOURCE_NAMES', 'LIBRISPEECH', 'FINEWEB_EDU', 'PRESETS',
-           'SECTIONS', 'TASK_NAMES', 'RANGES', 'DataConfig', 'ModelConfig', 'TrainConfig', 'Stage2Config', 'EvalConfig',
-           'SaladConfig', 'validate', 'ConfigError', 'from_dict', 'get_config', 'parse_overrides', 'save_config',
-           'load_config']
+__all__ = ['EVAL_VOICE', 'STAGE1_VOICES', 'STAGE2_VOICES', 'POOL_SOURCE_NAMES', 'LIBRISPEECH', 'PAPER_CORPORA', 'PAPER_HOURS',
+           'FINEWEB_EDU', 'PRESETS', 'SECTIONS', 'TASK_NAMES', 'RANGES', 'DataConfig', 'ModelConfig', 'TrainConfig',
+           'Stage2Config', 'EvalConfig', 'SaladConfig', 'validate', 'ConfigError', 'from_dict', 'get_config',
+           'parse_overrides', 'save_config', 'load_config']
 
 # %% ../nbs/00_config.ipynb #8a823453
 EVAL_VOICE = 'piper:joe'  # the one evaluation voice (the paper: one Kokoro voice; see the README's voice table)
@@ -36,10 +36,9 @@ POOL_SOURCE_NAMES = ('boolq', 'sciq', 'coqa', 'drop', 'squad', 'medqa', 'sciriff
 
 @dataclass
 class DataConfig:
-    stage1_source: str = (
-        'lambada'  # 'lambada' (TTS-spoken narrative passages), a folder of utterances, or a datasets id/folder
-    )
-    stage1_passages: int = 2500  # passages to interleave (≈ 2.1 speech spans each)
+    stage1_source: str = 'lambada'  # 'lambada' (TTS), a folder of utterances, a datasets corpus, or streamed
+    # corpora of `salad.corpora.CORPORA` joined by '+' ('libriheavy+emilia-yodas-en', the paper presets)
+    stage1_passages: int = 2500  # passages to interleave (≈ 2.1 speech spans each); 0: all a recorded corpus gives
     stage1_voices: list = field(
         default_factory=lambda: list(STAGE1_VOICES)
     )  # TTS pool; the eval voice is always excluded
@@ -60,6 +59,7 @@ class DataConfig:
     pool_tokens: int = 0  # stop reading the pool once it holds about this many LLM tokens (0 = no limit; paper 10B)
     task_items: dict = field(default_factory=dict)  # per-task item counts overriding `items_per_task`, e.g. {piqa: 500}
     task_sources: dict = field(default_factory=dict)  # {storycloze: its CSV, mmsu: a datasets id or folder}
+    corpus_sources: dict = field(default_factory=dict)  # {libriheavy|emilia-yodas-en: mirror folder, librilight: audio}
     skip_bad_audio: bool = False  # custom Stage I corpus: skip unusable files (reported by name) instead of refusing
     interleave: str = 'utterances'  # a corpus's passages: whole 'utterances' alternate, or 'words' (5-15-word cuts)
     aligner: str = 'whisper-base'  # the Whisper (CTranslate2) whose alignment heads give word boundaries ('words')
@@ -178,6 +178,8 @@ class SaladConfig:
 
 # %% ../nbs/00_config.ipynb #5abab950
 LIBRISPEECH = 'openslr/librispeech_asr:all:train.clean.100+train.clean.360+train.other.500'  # 960 h, natural
+PAPER_CORPORA = 'libriheavy+emilia-yodas-en'  # the paper's 141,612 h (salad.corpora.CORPORA), streamed
+PAPER_HOURS = 141_612
 FINEWEB_EDU = 'HuggingFaceFW/fineweb-edu:sample-10BT:train'  # the paper's broad pool (streamed)
 
 
@@ -185,8 +187,9 @@ def _paper(llm: str, lr_adapter: float, lr_llm: float) -> dict:
     "The paper's recipe (PAPER.md) with one LLM; steps: 8 rows of 2048 x 8 accumulated x 8 GPUs ≈ 1M positions."
     return dict(
         data=dict(
-            stage1_source=LIBRISPEECH,  # the paper: LibriHeavy + Emilia-YODAS-EN (141k h)
-            stage1_passages=1_000_000,  # all of it (3 passages per 4 utterances)
+            stage1_source=PAPER_CORPORA,  # LibriHeavy + Emilia-YODAS-EN; their sources: data.corpus_sources
+            stage1_passages=0,  # all the stream gives (3 passages per group of <= 4 utterances of one document)
+            skip_bad_audio=True,  # a few bad clips among ~50M are skipped (each named), not a stop
             interleave='words',  # text spans of 10-30 words around speech spans of 5-15, cut at word boundaries
             tasks=['storycloze', 'mmsu', 'openbookqa', 'hellaswag', 'arc_challenge', 'piqa'],  # the paper's six
             natural_speech=False,
@@ -221,7 +224,7 @@ def _paper(llm: str, lr_adapter: float, lr_llm: float) -> dict:
             embedder='BAAI/bge-large-en-v1.5',
             clusters=128,
             probe_per_cluster=16,
-            budget=round(0.01 * 960 * 3600),  # 1% of 960 h of natural speech, in seconds
+            budget=round(0.01 * PAPER_HOURS * 3600),  # 1% of the natural speech (1,416 h), in seconds
             voices=['kokoro:af_heart'],
             steps=1_900,  # x 1,048,576 positions = 2.0B (the paper: 1.9B tokens)
             restart='continue',  # from the pre-decay checkpoint with its AdamW state, no new warmup (PAPER.md)
@@ -335,7 +338,7 @@ _POS, _NONNEG = _ge(1), _ge(0)
 
 # %% ../nbs/00_config.ipynb #912a261f
 RANGES = {
-    'data.stage1_passages': _POS,
+    'data.stage1_passages': _NONNEG,
     'data.stage1_voices': _VOICES,
     'data.eval_voice': (_voice, "an 'engine:voice' name"),
     'data.tasks': ((lambda v: bool(v) and set(v) <= set(TASK_NAMES)), f'a non-empty list of {list(TASK_NAMES)}'),

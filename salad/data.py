@@ -5,17 +5,20 @@
 # %% ../nbs/06_data.ipynb #d82c9e2b
 from __future__ import annotations
 import ast, csv, gzip, hashlib, io, json, random, re, time, warnings
+from itertools import islice
 from pathlib import Path
 import numpy as np
 import soundfile as sf
 import datasets
 from datasets import Dataset, load_from_disk, concatenate_datasets
+from tqdm.auto import tqdm
 from .assets import load_tokenizer, resolve, salad_home, atomic_dir
 from .audio import load_audio, AudioError
 from .config import DataConfig, SaladConfig, save_config
 from .synthesis import normalize_for_speech, synthesize_batch, list_voices, check_voice
-from .runs import RunError, Step, config_view, write_json
-from .words import WordAligner, word_passages
+from .runs import RunError, Step, config_view, read_json, write_json
+from .words import WordAligner, utterance_groups, word_passages
+from .corpora import corpus_groups, corpus_names
 
 # %% auto #0
 __all__ = ['TASKS', 'STORYCLOZE_HELP', 'MMSU_SOURCE', 'LETTERS', 'POOL_SOURCES', 'TOKENS_PER_WORD', 'ASTERISK_DIR',
@@ -23,8 +26,9 @@ __all__ = ['TASKS', 'STORYCLOZE_HELP', 'MMSU_SOURCE', 'LETTERS', 'POOL_SOURCES',
            'speak_benchmark', 'benchmark_questions', 'contains_question', 'corpus_spec', 'dataset_texts', 'pool_of',
            'broad_text_pool', 'ngram_index', 'shares_ngram', 'split_pool', 'eval_probe', 'interleave_spans',
            'speak_passages', 'add_few_shot', 'load_lambada', 'voice_pool', 'build_stage1', 'natural_speech',
-           'load_speech_corpus', 'utterance_problem', 'speech_folder', 'corpus_passages', 'stage1_corpus', 'data_deps',
-           'encoder_frame_rate', 'stage1_positions', 'build_data', 'data_fingerprint', 'load_data']
+           'load_speech_corpus', 'utterance_problem', 'speech_folder', 'corpus_passages', 'streamed_utterances',
+           'stage1_corpus', 'data_deps', 'encoder_frame_rate', 'stage1_positions', 'shard_dir', 'build_shard',
+           'joined_shards', 'build_data', 'data_fingerprint', 'load_data']
 
 # %% ../nbs/06_data.ipynb #3db1c3a1
 TASKS = ('arc_easy', 'arc_challenge', 'openbookqa', 'hellaswag', 'piqa', 'mmlu', 'storycloze', 'mmsu')
@@ -806,15 +810,16 @@ def speech_folder(
 
 # %% ../nbs/06_data.ipynb #ee9f8a2b
 def corpus_passages(
-    utts: Dataset,  # (id, audio, text) rows, in reading order
-    n: int | None = None,  # at most this many passages
-    per_passage: int = 4,  # consecutive utterances per passage
+    utts: Dataset,  # (id, audio, text[, doc]) rows, in reading order
+    n: int | None = None,  # at most this many passages (None or 0: all)
+    per_passage: int = 4,  # consecutive utterances per passage (never across a `doc`)
     seed: int = 0,
 ) -> Dataset:
     "Stage I rows from consecutive utterances: read alternately as text and heard as speech (seeded start)."
     rng, rows = random.Random(seed), []
-    for i in range(0, len(utts) - 1, per_passage):
-        g = utts[i : i + per_passage]
+    docs = utts['doc'] if 'doc' in utts.column_names else [None] * len(utts)
+    for r in utterance_groups(docs, per_passage):
+        g = utts[r.start : r.stop]
         first = rng.randrange(2)
         kinds = ['speech' if (j + first) % 2 else 'text' for j in range(len(g['id']))]
         if len(set(kinds)) < 2:
@@ -829,7 +834,7 @@ def corpus_passages(
                 span_audio=[a if k == 'speech' else '' for k, a in zip(kinds, g['audio'])],
             )
         )
-    return Dataset.from_list(rows[:n])
+    return Dataset.from_list(rows[: n or None])
 
 # %% ../nbs/06_data.ipynb #fb79867f
 def _save(ds: Dataset, path: Path):
@@ -841,27 +846,43 @@ def _is_saved_dataset(p: Path) -> bool:
     return (p / 'state.json').exists() or (p / 'dataset_dict.json').exists()
 
 
-def stage1_corpus(d: DataConfig, audio_dir: Path, home=None, progress: bool = True) -> tuple:
-    "(Stage I rows, stats) from `d.stage1_source`: LAMBADA spoken by TTS, a folder of utterances, or a datasets corpus."
+def streamed_utterances(d: DataConfig, names: list, home=None, progress: bool = True, shard: tuple = (0, 1)) -> tuple:
+    "(utterances, stats) of the `CORPORA` named: shard (rank, world) of them, as many groups as the passages need."
+    (rank, world), per_group = shard, 3 if d.interleave == 'words' else 1
+    need = -(-d.stage1_passages // (per_group * world)) or None  # groups (None: the whole stream)
+    groups = corpus_groups(names, d.corpus_sources, 4, rank, world, d.seed, home)
+    utts = [u for g in tqdm(islice(groups, need), 'corpora', need, disable=not progress) for u in g]
+    if not utts:
+        raise ValueError(f"data.stage1_source={d.stage1_source!r}: shard {rank}/{world} holds no utterance")
+    return Dataset.from_list(utts), dict(corpora=names, shard=f'{rank}/{world}')
+
+
+def stage1_corpus(d: DataConfig, audio_dir: Path, home=None, progress: bool = True, shard: tuple = (0, 1)) -> tuple:
+    "(Stage I rows, stats) from `d.stage1_source`: LAMBADA by TTS, a folder, a datasets corpus, or streamed `CORPORA`."
     if d.stage1_source == 'lambada':
+        if not d.stage1_passages:
+            raise ValueError("data.stage1_passages=0 (all) reads a recorded corpus to its end: give 'lambada' a count")
         if d.interleave == 'words':
             raise ValueError(
                 "data.interleave='words' cuts recorded utterances at word boundaries; the 'lambada' passages are "
                 "synthesized span by span already: use it with a corpus (data.stage1_source)"
             )
         return build_stage1(d, audio_dir, home, progress)
-    src = Path(d.stage1_source)
+    src, names = Path(d.stage1_source), corpus_names(d.stage1_source)
     if src.is_dir() and not _is_saved_dataset(src):
         utts, st = speech_folder(src, d.skip_bad_audio)
     else:
-        utts = load_speech_corpus(d.stage1_source, home=home)  # a hub id may name its config and split
+        if names:  # LibriHeavy, Emilia-YODAS: streamed (salad.corpora)
+            utts, st = streamed_utterances(d, names, home, progress, shard)
+        else:  # a hub id may name its config and split
+            utts, st = load_speech_corpus(d.stage1_source, home=home), {}
         bad = {r['audio']: why for r in utts if (why := utterance_problem(r['audio'], r['text']))}
         if bad and not d.skip_bad_audio:
             raise AudioError(
                 f"{d.stage1_source}: {len(bad)} unusable file(s), e.g. "
                 f"{next(iter(bad.items()))} (or set data.skip_bad_audio=true)"
             )
-        utts, st = utts.filter(lambda r: r['audio'] not in bad), dict(utterances=len(utts) - len(bad), skipped=bad)
+        utts, st = utts.filter(lambda r: r['audio'] not in bad), dict(st, utterances=len(utts) - len(bad), skipped=bad)
     if d.interleave == 'words':
         bounds = WordAligner(d.aligner, home)(utts['audio'], utts['text'], progress)
         rows = Dataset.from_list(
@@ -906,6 +927,60 @@ def stage1_positions(rows, cfg: SaladConfig, home=None) -> dict:
         passes=round(t.steps * per_step / max(1, text + speech), 2),
     )
 
+# %% ../nbs/06_data.ipynb #40502497
+def shard_dir(out_dir: str | Path, rank: int, world: int) -> Path:
+    return Path(out_dir) / 'shards' / f'{rank}-of-{world}'
+
+
+def build_shard(
+    cfg: SaladConfig, out_dir: str | Path, rank: int, world: int, home=None, progress: bool = True, force: bool = False
+) -> dict:
+    "Build the Stage I passages of shard `rank` of `world` of a streamed corpus in `out_dir/shards/`; its stats."
+    if not corpus_names(cfg.data.stage1_source):
+        raise ValueError(
+            f"a shard splits a streamed corpus (salad.corpora.CORPORA); data.stage1_source="
+            f"{cfg.data.stage1_source!r} is not one: build it whole"
+        )
+    if not 0 <= rank < world:
+        raise ValueError(f"shard {rank}/{world}: the rank must be in 0..{world - 1}")
+    d = shard_dir(out_dir, rank, world)
+    step = Step(d, 'stage1', dict(data_deps(cfg), shard=f'{rank}/{world}'), ('stage1', 'summary.json'), force)
+    if (done := step.done()) is not None:
+        return done
+    if not step.started.exists():
+        step.reset()
+    step.start()
+    rows, st = stage1_corpus(cfg.data, salad_home(home) / 'audio', home, progress, shard=(rank, world))
+    _save(rows, d / 'stage1')
+    write_json(d / 'summary.json', st)
+    return step.finish(dict(st, passages=len(rows)))
+
+# %% ../nbs/06_data.ipynb #85a5a55a
+def joined_shards(cfg: SaladConfig, out_dir: str | Path) -> tuple | None:
+    "(Stage I rows, stats) of a complete set of finished shards under `out_dir/shards`, in rank order (None: none)."
+    found = {}
+    for p in sorted((Path(out_dir) / 'shards').glob('*-of-*')):
+        r, w = map(int, p.name.split('-of-'))
+        if Step(p, 'stage1', dict(data_deps(cfg), shard=f'{r}/{w}')).done() is not None:
+            found.setdefault(w, set()).add(r)
+    worlds = [w for w, ranks in found.items() if ranks == set(range(w))]
+    if len(worlds) > 1:
+        raise RunError(f"{out_dir}/shards holds complete sets of {worlds} shards: remove all but one")
+    if not worlds:
+        return None
+    dirs = [shard_dir(out_dir, r, worlds[0]) for r in range(worlds[0])]
+    stats = [read_json(d / 'summary.json') for d in dirs]
+    rows = concatenate_datasets([load_from_disk(str(d / 'stage1')) for d in dirs])
+    rows = rows.select(range(min(len(rows), cfg.data.stage1_passages or len(rows))))
+    skipped = {k: v for s in stats for k, v in s.get('skipped', {}).items()}
+    return rows, dict(
+        stats[0],
+        shard=f'{worlds[0]} shards',
+        utterances=sum(s['utterances'] for s in stats),
+        skipped=skipped,
+        examples=len(rows),
+    )
+
 # %% ../nbs/06_data.ipynb #02b426eb
 def build_data(
     cfg: SaladConfig,  # the config (its `data` section is used)
@@ -918,6 +993,7 @@ def build_data(
     "Build Stage I speech, natural speech, the broad pool and spoken benchmarks; return the summary."
     d, out = cfg.data, Path(out_dir)
     step = Step(out, 'data', data_deps(cfg), ('stage1', 'natural', 'pool', 'benchmarks', 'summary.json'), force)
+    # (the shards/ of a parallel build are not its outputs: a rebuild keeps them)
     if (done := step.done()) is not None:
         return done  # built with these settings already
     check_voice(d.eval_voice)
@@ -929,7 +1005,8 @@ def build_data(
     step.start()
     save_config(cfg, out / 'config.yaml')
     t0, summary = time.time(), dict(preset=cfg.name, eval_voice=d.eval_voice)
-    stage1, summary['stage1'] = stage1_corpus(d, audio_dir, home, progress)
+    joined = joined_shards(cfg, out) if corpus_names(d.stage1_source) else None  # built in parallel (above)
+    stage1, summary['stage1'] = joined or stage1_corpus(d, audio_dir, home, progress)
     _save(stage1, out / 'stage1')
     p = summary['stage1']['positions'] = stage1_positions(stage1, cfg, home)
     print(

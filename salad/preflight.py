@@ -7,15 +7,16 @@ from __future__ import annotations
 import os, shutil
 from pathlib import Path
 from .assets import REGISTRY, AssetNotAvailable, asset_dir, salad_home
-from .config import SaladConfig
+from .config import DataConfig, SaladConfig
+from .corpora import CORPORA, LIBRILIGHT_HELP, corpus_names
 from .data import POOL_SOURCES, pool_of
 from .layout import ARMS
 from .runs import RunError, read_json
 from .synthesis import check_voice
 
 # %% auto #0
-__all__ = ['PreflightError', 'hub_problem', 'model_problem', 'corpus_problem', 'pool_passages', 'pool_problems',
-           'trainable_params', 'free_bytes', 'disk_problem', 'preflight', 'require']
+__all__ = ['PreflightError', 'hub_problem', 'model_problem', 'corpus_problem', 'corpora_problems', 'pool_passages',
+           'pool_problems', 'trainable_params', 'free_bytes', 'disk_problem', 'preflight', 'require']
 
 # %% ../nbs/18_preflight.ipynb #102e5434
 class PreflightError(RunError):
@@ -113,6 +114,19 @@ def corpus_problem(spec: str) -> str | None:
     if any(Path(ds_config.HF_DATASETS_CACHE).glob(name.replace('/', '___') + '*')):
         return None  # the datasets cache has it
     return hub_problem(name, 'dataset')
+
+
+def corpora_problems(d: DataConfig) -> list:
+    "Why the streamed corpora `d.stage1_source` names cannot be read (a line each; [] when they can)."
+    out, src = [], d.corpus_sources
+    for k in corpus_names(d.stage1_source):
+        if k in src and not Path(src[k]).expanduser().exists():
+            out.append(f"data.corpus_sources.{k}={src[k]!r}: no such folder")
+        elif k not in src and (why := hub_problem(CORPORA[k].hub, 'dataset')):
+            out.append(f"data.stage1_source: {k} ({CORPORA[k].hub}): {why}; fix: data.corpus_sources.{k}=<a mirror>")
+        if k == 'libriheavy' and not Path(src.get('librilight') or '/nonexistent').expanduser().is_dir():
+            out.append(f"data.corpus_sources.librilight={src.get('librilight')!r}: {LIBRILIGHT_HELP}")
+    return out
 
 # %% ../nbs/18_preflight.ipynb #a7f2d5e4
 def pool_passages(cfg: SaladConfig, data_dir=None, home=None) -> int | None:
@@ -230,10 +244,11 @@ def preflight(
             ]
     if 'data' in stages:
         for key, specs in (
-            ('data.stage1_source', [cfg.data.stage1_source]),
+            ('data.stage1_source', [] if corpus_names(cfg.data.stage1_source) else [cfg.data.stage1_source]),
             ('data.pool_sources', cfg.data.pool_sources),
         ):
             out += [f"{key}: {s!r}: {why}" for s in specs if (why := corpus_problem(s))]
+        out += corpora_problems(cfg.data)
     if any(s == 'stage1' or s.startswith('stage2') for s in stages) and not out:
         if (n := pool_passages(cfg, data_dir, home)) is not None:
             out += pool_problems(cfg, n, stages)

@@ -98,6 +98,7 @@ LATE_KEYS = {  # added later: at these values (the old behaviour), not in finger
     'data.pool_tokens': 0,
     'data.interleave': 'utterances',
     'data.task_sources': {},
+    'data.corpus_sources': {},
     'data.aligner': 'whisper-base',
     'train.log': 'jsonl',
     'model.hub_kernels': False,

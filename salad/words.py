@@ -15,7 +15,7 @@ from .cache import DiskCache, content_key, file_key
 
 # %% auto #0
 __all__ = ['MIN_WORD_SECONDS', 'word_boundaries', 'joined_words', 'cut_errors', 'snap_to_quiet', 'WordAligner', 'word_pieces',
-           'cut_clip', 'word_passages']
+           'cut_clip', 'utterance_groups', 'word_passages']
 
 # %% ../nbs/25_words.ipynb #7ffb07b4
 def word_boundaries(
@@ -180,25 +180,38 @@ def _passage(pieces: list, r: int) -> tuple:
     return kinds, texts, audio
 
 # %% ../nbs/25_words.ipynb #5698b4b3
+def utterance_groups(
+    docs: list,  # each utterance's document (None: one long document)
+    per: int = 4,  # utterances per group at most
+) -> list:
+    "Index ranges of the utterances read as one group: up to `per` consecutive ones, never across documents."
+    out, start = [], 0
+    for i in range(1, len(docs) + 1):
+        if i == len(docs) or i - start == per or docs[i] != docs[start]:
+            out.append(range(start, i))
+            start = i
+    return out
+
+
 def word_passages(
-    utts: list,  # (id, audio, text) rows in reading order (a `Dataset` or dicts)
+    utts: list,  # (id, audio, text[, doc]) rows in reading order (a `Dataset` or dicts)
     bounds: list,  # per utterance, its words' boundaries (`WordAligner`)
     out_dir: str | Path,  # where the speech cuts go
     per_passage: int = 4,  # consecutive utterances per group (each group gives three passages)
-    n: int | None = None,  # at most this many passages
+    n: int | None = None,  # at most this many passages (None or 0: all)
     seed: int = 0,
 ) -> list:
     "Stage I rows: text spans of 10–30 words around speech spans of 5–15 words cut at word boundaries."
     rng, rows, utts = random.Random(seed), [], list(utts)
-    for g in range(0, len(utts), per_passage):
-        pieces = _pieces(utts[g : g + per_passage], bounds[g : g + per_passage], rng, out_dir)
+    for g in utterance_groups([u.get('doc') for u in utts], per_passage):
+        pieces = _pieces([utts[i] for i in g], [bounds[i] for i in g], rng, out_dir)
         for r in range(min(3, len(pieces)) if len(pieces) >= 2 else 0):
             kinds, texts, audio = _passage(pieces, r)
             if 'speech' not in kinds:
                 continue  # its pieces' alignment collapsed: nothing to hear
             rows.append(
                 dict(
-                    id=f"{utts[g]['id']}/{r}",
+                    id=f"{utts[g[0]]['id']}/{r}",
                     text=' '.join(texts),
                     voice='natural',
                     span_kinds=kinds,
@@ -206,4 +219,4 @@ def word_passages(
                     span_audio=audio,
                 )
             )
-    return rows[:n]
+    return rows[: n or None]

@@ -1,14 +1,15 @@
 """The paper presets offline: each is the paper's recipe in every switch, and its data build, Stage I, Stage II and
 evaluation run end to end with random-init stand-ins of the same architectures at reduced width (a Qwen2 LLM, a
-Mimi encoder, the Transformer adapter) and local stand-ins for the hub corpora."""
+Mimi encoder, the Transformer adapter) and local stand-ins for the hub corpora (LibriHeavy and Emilia-YODAS
+mirrors of real recordings)."""
 import json
 from pathlib import Path
 import pytest, torch
-from datasets import Dataset
 from safetensors.torch import load_file
-import salad.data, salad.stage1, salad.stage2, salad.evaluate, salad.assets
+import salad.audio, salad.data, salad.stage1, salad.stage2, salad.evaluate, salad.assets
 from salad.assets import load_llm
 from salad.config import get_config
+from salad.corpora import CORPORA, write_emilia_mirror, write_libriheavy_mirror
 from salad.runs import read_jsonl
 
 PAPER = {'paper-3b': ('Qwen/Qwen2.5-3B', 1e-3, 5e-5), 'paper-7b': ('Qwen/Qwen2.5-7B', 1e-4, 5e-6)}
@@ -29,10 +30,14 @@ def test_paper_preset_is_the_papers_recipe(name):
     assert t.steps * 2**20 == pytest.approx(24e9, rel=0.05) and s2.steps * 2**20 == pytest.approx(1.9e9, rel=0.05)
     assert (t.activation_checkpointing, t.loss_chunk, m.hub_kernels) == (True, 1024, False)  # fits 80 GB, offline
     assert (s2.gamma, s2.clusters, s2.embedder, s2.voices) == (5.0, 128, 'BAAI/bge-large-en-v1.5', ['kokoro:af_heart'])
-    assert s2.budget == pytest.approx(0.01 * 960 * 3600)  # 1% of the natural speech
+    assert s2.budget == pytest.approx(0.01 * 141_612 * 3600)  # 1% of the natural speech
     assert (s2.restart, s2.lr_decay) == ('continue', 'linear')  # the pre-decay AdamW state, LR from the peak to 0
     assert c.data.few_shot == 5 and c.eval.max_tokens == 2048 and c.eval.metric == 'acc_norm'
-    assert c.data.items_per_task == 0 and c.data.stage1_source.startswith('openslr/librispeech_asr')
+    assert c.data.items_per_task == 0 and c.data.stage1_source == 'libriheavy+emilia-yodas-en'  # streamed
+    hubs = (CORPORA['libriheavy'].hub, CORPORA['emilia-yodas-en'].hub)
+    assert hubs == ('pkufool/libriheavy', 'amphion/Emilia-Dataset')
+    assert CORPORA['emilia-yodas-en'].files == 'Emilia-YODAS/EN/*.tar' and c.data.stage1_passages == 0  # all of it
+    assert sum(x.hours for x in CORPORA.values()) == 141_612
     assert c.data.tasks == ['storycloze', 'mmsu', 'openbookqa', 'hellaswag', 'arc_challenge', 'piqa']  # the paper's six
     assert c.data.interleave == 'words'  # 5-15-word speech spans cut at word boundaries, 10-30-word text spans
     assert c.data.pool_sources == ['HuggingFaceFW/fineweb-edu:sample-10BT:train']
@@ -65,12 +70,14 @@ def _stand_in_mimi(out: Path) -> str:
 
 
 def _stand_in_corpora(root: Path) -> tuple:
-    "(natural speech corpus, broad pool): a save_to_disk speech corpus and a JSON-lines text corpus."
+    "(data.corpus_sources, broad pool): LibriHeavy and Emilia mirrors of real recordings, a JSON-lines text corpus."
     nat = salad.data.natural_speech().select(range(40))  # real human recordings (Asterisk prompts)
-    Dataset.from_dict(dict(audio=nat['audio'], text=nat['text'])).save_to_disk(str(root / 'speech'))
+    utts = [(salad.audio.load_audio(a), t) for a, t in zip(nat['audio'], nat['text'])]
+    sources = {**write_libriheavy_mirror([utts[:10], utts[10:20]], root / 'lh'),
+               **write_emilia_mirror([utts[20:30], utts[30:]], root / 'em')}
     pool = salad.data.broad_text_pool(sources=['sciq', 'qasper'])['text'][:400]
     (root / 'edu.jsonl').write_text(''.join(json.dumps(dict(text=t)) + '\n' for t in pool))
-    return str(root / 'speech'), str(root / 'edu.jsonl')
+    return sources, str(root / 'edu.jsonl')
 
 
 @pytest.mark.slow
@@ -81,7 +88,7 @@ def test_paper_preset_runs_with_random_init_stand_ins(name, tmp_path):
     cfg = get_config(name, {
         'model': dict(llm=_stand_in_llm(tmp_path / 'llm'), encoder=_stand_in_mimi(tmp_path / 'mimi'), adapter_dim=32,
                       adapter_layers=2, adapter_heads=4, adapter_kv_heads=2, adapter_mlp=64),
-        'data': dict(stage1_source=speech, pool_sources=[pool], pool_docs=300, eval_voice='flite:slt',
+        'data': dict(corpus_sources=speech, pool_sources=[pool], pool_docs=300, eval_voice='flite:slt',
                      tasks=['arc_easy'], items_per_task=2, workers=1),
         'train': dict(steps=4, batch_size=2, grad_accum=2, warmup_steps=1, checkpoint_every=2, eval_every=2,
                       probe_examples=2, log_every=1),
@@ -91,7 +98,8 @@ def test_paper_preset_runs_with_random_init_stand_ins(name, tmp_path):
     })
     data, s1, s2 = tmp_path / 'data', tmp_path / 'stage1', tmp_path / 'stage2'
     summary = salad.data.build_data(cfg, data, progress=False)
-    assert summary['stage1']['source'] == speech and summary['pool']['sources'][pool] > 0
+    assert summary['stage1']['corpora'] == ['libriheavy', 'emilia-yodas-en'] and summary['pool']['sources'][pool] > 0
+    assert summary['stage1']['utterances'] == 40  # every utterance of both mirrors (stage1_passages=0: all)
     rows = salad.data.load_data(data, 'stage1')
     heard = [a for r in rows for k, a in zip(r['span_kinds'], r['span_audio']) if k == 'speech']
     assert heard and all(Path(a).parent.parent.name == 'spans' for a in heard)  # cut at word boundaries
