@@ -929,6 +929,7 @@ def stage1_positions(rows, cfg: SaladConfig, home=None) -> dict:
 
 # %% ../nbs/06_data.ipynb #40502497
 def shard_dir(out_dir: str | Path, rank: int, world: int) -> Path:
+    "Where shard `rank` of `world` of the data build in `out_dir` is built."
     return Path(out_dir) / 'shards' / f'{rank}-of-{world}'
 
 

@@ -1,7 +1,7 @@
-"""The paper presets offline: each is the paper's recipe in every switch, and its data build, Stage I, Stage II and
-evaluation run end to end with random-init stand-ins of the same architectures at reduced width (a Qwen2 LLM, a
-Mimi encoder, the Transformer adapter) and local stand-ins for the hub corpora (LibriHeavy and Emilia-YODAS
-mirrors of real recordings)."""
+"""The paper presets offline: each is the paper's recipe in every switch it has (the README's difference table lists
+what has none), and its data build, Stage I, Stage II and evaluation run end to end with random-init stand-ins of
+the same architectures at reduced width (a Qwen2 LLM, a Mimi encoder, the Transformer adapter) and local stand-ins
+for the hub corpora (LibriHeavy and Emilia-YODAS mirrors of real recordings)."""
 import json
 from pathlib import Path
 import pytest, torch
