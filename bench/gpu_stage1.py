@@ -270,17 +270,24 @@ def stage1(rec: Record, cfg, run: Path, data: Path, home: Path):
     import salad.train
     from salad.stage1 import Stage1
 
-    steps, saves, save = [], [], salad.train.save_checkpoint
+    steps, saves, gathers, save, gather = [], [], [], salad.train.save_checkpoint, salad.train.gathered_state
     timed_steps(steps)
 
-    def timed_save(*a, **k):
+    def timed_gather(*a, **k):  # the states gathered onto the CPU, before the main process writes them
         sync()
         t0 = time.perf_counter()
-        out = save(*a, **k)
-        saves.append(dict(step=a[1], seconds=round(time.perf_counter() - t0, 1), gb=dir_gb(out)))
+        out = gather(*a, **k)
+        gathers.append(round(time.perf_counter() - t0, 1))
         return out
 
-    salad.train.save_checkpoint = timed_save
+    def timed_save(*a, **k):
+        t0 = time.perf_counter()
+        out = save(*a, **k)
+        gb, gather_s = dir_gb(out), gathers[-1] if gathers else 0.0
+        saves.append(dict(step=a[1], gather_s=gather_s, write_s=round(time.perf_counter() - t0, 1), gb=gb))
+        return out
+
+    salad.train.save_checkpoint, salad.train.gathered_state = timed_save, timed_gather
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
@@ -300,7 +307,7 @@ def stage1(rec: Record, cfg, run: Path, data: Path, home: Path):
     if torch.cuda.is_available():
         rec.note('peak_gpu_GiB', round(torch.cuda.max_memory_allocated() / 2**30, 1))
     rec.note('checkpoints', saves)
-    salad.train.save_checkpoint = save
+    salad.train.save_checkpoint, salad.train.gathered_state = save, gather
     return s1
 
 

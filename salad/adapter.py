@@ -524,7 +524,11 @@ def teacher_hidden(self, batch: dict) -> tuple:
     return self._teacher(batch, hidden=True)
 
 # %% ../nbs/07_adapter.ipynb #8c1b2ffb
-def save_speech_lm(model: SpeechLM, out: str | Path) -> Path:
+def save_speech_lm(
+    model: SpeechLM,  # its config is written, and its trained weights unless `weights` are given
+    out: str | Path,
+    weights: dict | None = None,  # the trained weights gathered from a sharded model (`salad.train.gathered_state`)
+) -> Path:
     "Write `config.json` and `trainable.safetensors` (adapter + LoRA/LLM weights that were trained)."
 
     out = Path(out)
@@ -532,10 +536,8 @@ def save_speech_lm(model: SpeechLM, out: str | Path) -> Path:
     (out / 'config.json').write_text(
         json.dumps(dict(model=asdict(model.cfg), enc_dim=model.enc_dim, encoder_key=model.encoder_key), indent=1)
     )
-    save_file(
-        {k: v.detach().contiguous().cpu() for k, v in model.trainable_state_dict().items()},
-        out / 'trainable.safetensors',
-    )
+    weights = model.trainable_state_dict() if weights is None else weights
+    save_file({k: v.detach().contiguous().cpu() for k, v in weights.items()}, out / 'trainable.safetensors')
     return out
 
 # %% ../nbs/07_adapter.ipynb #7cbc4c61

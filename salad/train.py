@@ -8,12 +8,15 @@ import json, os, random, shutil, time
 from pathlib import Path
 import numpy as np
 import torch
+import torch.distributed as dist
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from accelerate import Accelerator, PartialState
 from accelerate.state import AcceleratorState
-from accelerate.utils import set_seed
+from accelerate.utils import DistributedType, set_seed
 from fastcore.basics import patch_to
+from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
+from torch.distributed.checkpoint.state_dict import set_model_state_dict, set_optimizer_state_dict
 from tqdm.auto import tqdm
 from .config import SaladConfig, TrainConfig, save_config
 from .assets import atomic_dir
@@ -24,10 +27,10 @@ from .losses import CTCHead, chunked_salad_loss, ctc_align_loss, salad_loss
 from .runs import Step, load_state, load_tensors, step_config, write_json
 
 # %% auto #0
-__all__ = ['wsd_multiplier', 'batch_indices', 'is_replay_step', 'save_checkpoint', 'latest_checkpoint', 'load_checkpoint',
-           'truncate_log', 'make_optimizer', 'train_deps', 'decay_start', 'resume_safe', 'adopt_optimizer',
-           'save_memory', 'micro_batch', 'TrainData', 'Trainer', 'TrainLog', 'pack_rows', 'packed', 'train_stage',
-           'align_adapter']
+__all__ = ['wsd_multiplier', 'batch_indices', 'is_replay_step', 'save_checkpoint', 'latest_checkpoint', 'gathered_state',
+           'restore_state', 'load_checkpoint', 'truncate_log', 'make_optimizer', 'train_deps', 'decay_start',
+           'resume_safe', 'adopt_optimizer', 'save_memory', 'micro_batch', 'TrainData', 'Trainer', 'TrainLog',
+           'pack_rows', 'packed', 'train_stage', 'align_adapter']
 
 # %% ../nbs/10_train.ipynb #a0e54990
 def wsd_multiplier(step: int, total: int, warmup: int, decay_fraction: float) -> float:
@@ -60,19 +63,19 @@ def is_replay_step(step: int, share: float, seed: int) -> bool:
 def save_checkpoint(
     run_dir,  # the run folder: writes `checkpoints/step-XXXXXX`
     step: int,  # steps done
-    model: SpeechLM,  # unwrapped; its trainable weights are written
-    states: dict,  # `optimizer=` and `scheduler=` state dicts
+    model: SpeechLM,  # unwrapped; its config is written, and its trainable weights unless `states` has them
+    states: dict,  # `optimizer=` and `scheduler=` state dicts, and `weights=` when gathered (`gathered_state`)
     cfg: SaladConfig,  # saved beside; `train.keep_checkpoints` newest checkpoints are kept
     keep_steps=(),  # steps whose checkpoints are kept as well (the pre-decay one)
 ) -> Path:
     "Atomically write a checkpoint with the RNG states; remove the old ones except the newest and `keep_steps`."
     ck = Path(run_dir) / 'checkpoints' / f'step-{step:06d}'
     with atomic_dir(ck) as tmp:
-        save_speech_lm(model, tmp / 'model')
+        save_speech_lm(model, tmp / 'model', states.get('weights'))
+        torch.save(states['optimizer'], tmp / 'optimizer.pt')  # apart: only the main process reads it back
         np_state = np.random.get_state()  # ('MT19937', keys, position, has_gauss, cached_gaussian)
         torch.save(
             dict(
-                optimizer=states['optimizer'],
                 scheduler=states['scheduler'],
                 step=step,
                 torch_rng=torch.get_rng_state(),
@@ -95,12 +98,47 @@ def latest_checkpoint(run_dir) -> Path | None:
     cks = sorted(p for p in (Path(run_dir) / 'checkpoints').glob('step-*') if (p / 'state.pt').exists())
     return cks[-1] if cks else None
 
+# %% ../nbs/10_train.ipynb #3dfb2fb0
+def _rank() -> int:
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def _world() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def gathered_state(
+    model: torch.nn.Module,  # plain, or as `acc.prepare` returned it (DDP, FSDP)
+    opt: torch.optim.Optimizer,  # or accelerate's wrapper of it
+) -> tuple:
+    "(trained weights, optimizer state): whole, on the CPU, keyed by name, on the main process ({} on the others)."
+    o = StateDictOptions(full_state_dict=True, cpu_offload=True, ignore_frozen_params=True)
+    return get_state_dict(model, getattr(opt, 'optimizer', opt), options=o)  # every process calls it: FSDP gathers
+
+
+def restore_state(
+    model: torch.nn.Module,  # plain, or as `acc.prepare` returned it (DDP, FSDP)
+    opt,  # its optimizer (or accelerate's wrapper of it)
+    weights: dict | None,  # whole trained weights on the main process, {} on the others; None: keep the model's
+    optim: dict,  # the whole optimizer state on the main process, {} on the others
+):
+    "Load what `gathered_state` gave into a model and optimizer that may be sharded: every process calls it."
+    o = StateDictOptions(full_state_dict=True, strict=False, broadcast_from_rank0=_world() > 1)
+    set_optimizer_state_dict(model, getattr(opt, 'optimizer', opt), optim, options=o)  # the main one sends the shards
+    if weights is not None:
+        set_model_state_dict(model, weights, options=o)
+
 # %% ../nbs/10_train.ipynb #67c33aeb
 def load_checkpoint(ck, model, optimizer, scheduler) -> int:
-    "Restore weights, optimizer, scheduler and RNG states; return the step to continue from."
-    model.load_state_dict(load_tensors(Path(ck) / 'model' / 'trainable.safetensors'), strict=False)
-    st = load_state(Path(ck) / 'state.pt')
-    optimizer.load_state_dict(st['optimizer'])
+    "Restore weights, optimizer, scheduler and RNG states; return the step to continue from. Every process calls it."
+    ck, main = Path(ck), _rank() == 0
+    st = load_state(ck / 'state.pt')  # step, scheduler, RNG: small, read by every process
+    weights = load_tensors(ck / 'model' / 'trainable.safetensors') if main else {}
+    if 'optimizer' in st:  # written before the optimizer state had its own file: keyed by position, one process
+        model.load_state_dict(weights, strict=False)
+        optimizer.load_state_dict(st['optimizer'])
+    else:
+        restore_state(model, optimizer, weights, load_state(ck / 'optimizer.pt') if main else {})
     scheduler.load_state_dict(st['scheduler'])
     torch.set_rng_state(st['torch_rng'])
     has_gauss, gauss = st.get('numpy_gauss', [0, 0.0])  # checkpoints before numpy_pos restored position 624
@@ -164,24 +202,32 @@ def _resume(run_dir: Path, model, opt, sched, t: TrainConfig) -> int:
     sched.base_lrs = lrs  # the schedule follows the config in force (with the steps it now has)
     for g, lr in zip(opt.param_groups, lrs):
         g['initial_lr'], g['lr'] = lr, lr * sched.lr_lambdas[0](start)
-    truncate_log(run_dir / 'log.jsonl', start)
+    if _rank() == 0:
+        truncate_log(run_dir / 'log.jsonl', start)
     return start
 
 
-def adopt_optimizer(ck, opt, sched) -> None:
+def adopt_optimizer(ck, model, opt, sched) -> None:
     "Start `opt` from checkpoint `ck`'s AdamW state (moments, step counts) at `sched`'s first learning rates."
-    opt.load_state_dict(load_state(Path(ck) / 'state.pt')['optimizer'])
+    ck = Path(ck)
+    if (ck / 'optimizer.pt').exists():  # the weights stay the model's own
+        restore_state(model, opt, None, load_state(ck / 'optimizer.pt') if _rank() == 0 else {})
+    else:  # a checkpoint written before the optimizer state had its own file
+        opt.load_state_dict(load_state(ck / 'state.pt')['optimizer'])
     for g, lr in zip(opt.param_groups, sched.base_lrs):
         g['initial_lr'], g['lr'] = lr, lr * sched.lr_lambdas[0](0)
 
 
-def _final(model, run_dir: Path, last: dict, t0: float, step: Step) -> dict:
-    "Write `final/` and `metrics.json`, then the step's done marker."
-    with atomic_dir(run_dir / 'final') as tmp:
-        save_speech_lm(model, tmp)
-    res = dict(last, seconds=round(time.time() - t0, 1))
-    write_json(run_dir / 'metrics.json', res)
-    return step.finish(res)
+def _final(acc, model, opt, run_dir: Path, last: dict, t0: float, step: Step) -> dict:
+    "Write `final/` and `metrics.json`, then the step's done marker (every process gathers, the main one writes)."
+    weights, _ = gathered_state(model, opt)
+    if acc.is_main_process:
+        with atomic_dir(run_dir / 'final') as tmp:
+            save_speech_lm(acc.unwrap_model(model), tmp, weights)
+        res = dict(last, seconds=round(time.time() - t0, 1))
+        write_json(run_dir / 'metrics.json', res)
+        last = step.finish(res)
+    return last
 
 # %% ../nbs/10_train.ipynb #0a79f009
 def _accelerator(t: TrainConfig) -> Accelerator:
@@ -205,7 +251,7 @@ def save_memory(model: SpeechLM, t: TrainConfig):
 
 # %% ../nbs/10_train.ipynb #116fe372
 def _prepare(cfg: SaladConfig, model: SpeechLM, run_dir: Path, step: Step) -> tuple:
-    "(accelerator, optimizer, scheduler, first step): the checks of a (re)start passed, the newest checkpoint loaded."
+    "(accelerator, optimizer, scheduler): the checks of a (re)start passed, the memory switches applied."
     t = cfg.train
     acc = _accelerator(t)
     if acc.is_main_process:
@@ -219,7 +265,7 @@ def _prepare(cfg: SaladConfig, model: SpeechLM, run_dir: Path, step: Step) -> tu
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: wsd_multiplier(s, t.steps, t.warmup_steps, t.decay_fraction)
     )
-    return acc, opt, sched, _resume(run_dir, model, opt, sched, t)
+    return acc, opt, sched
 
 # %% ../nbs/10_train.ipynb #331169b2
 def micro_batch(acc, pool: list, s: int, t: TrainConfig, replay_step: bool, stack: int) -> dict:
@@ -314,17 +360,19 @@ def after_step(self, run_dir: Path, last: dict, log, evaluate):
     acc, model, opt, sched, cfg = self.acc, self.model, self.opt, self.sched, self.cfg
     t, n, inner = cfg.train, last['step'], acc.unwrap_model(model)
     end = n == t.steps
-    if evaluate and t.eval_every and (n % t.eval_every == 0 or end) and acc.is_main_process:
+    every_rank = acc.distributed_type == DistributedType.FSDP  # a sharded forward needs every process
+    if evaluate and t.eval_every and (n % t.eval_every == 0 or end) and (acc.is_main_process or every_rank):
         last.update(evaluate(inner))
         model.train()
     if log and (n % t.log_every == 0 or end or 'M' in last):
         log.write(last)
     pre_decay = decay_start(t.steps, t.decay_fraction)  # kept: Stage II starts from it
     if n % t.checkpoint_every == 0 or end or n == pre_decay:
-        acc.wait_for_everyone()
+        weights, optim = gathered_state(model, opt)  # every process: FSDP gathers the shards
         if acc.is_main_process:
-            states = dict(optimizer=opt.state_dict(), scheduler=sched.state_dict())
+            states = dict(weights=weights, optimizer=optim, scheduler=sched.state_dict())
             save_checkpoint(run_dir, n, inner, states, cfg, keep_steps=(pre_decay,))
+        acc.wait_for_everyone()
 
 # %% ../nbs/10_train.ipynb #ea268a32
 def pack_rows(
@@ -376,10 +424,11 @@ def train_stage(
         )
     if t.seq_len:  # rows of several examples: batches counted in positions, as the paper's
         data = packed(data, t.seq_len, model.cfg.stack, t.seed)
-    acc, opt, sched, start = _prepare(cfg, model, run_dir, step)
+    acc, opt, sched = _prepare(cfg, model, run_dir, step)
+    model, opt = acc.prepare(model, opt)  # wrapped (DDP, FSDP): checkpoints load into the wrapped model
+    start = _resume(run_dir, model, opt, sched, t)
     if start == 0 and data.init_state:  # a continued run (Stage II's `continue` restart)
-        adopt_optimizer(data.init_state, opt, sched)
-    model, opt = acc.prepare(model, opt)
+        adopt_optimizer(data.init_state, model, opt, sched)
     trainer = Trainer(acc, model, opt, sched, cfg)
     log = TrainLog(run_dir, t.log, start) if acc.is_main_process else None
     bar = tqdm(
@@ -410,8 +459,7 @@ def train_stage(
     if log:
         log.close()
     acc.wait_for_everyone()
-    if acc.is_main_process:
-        last = _final(acc.unwrap_model(model), run_dir, last, t0, step)
+    last = _final(acc, model, opt, run_dir, last, t0, step)
     acc.wait_for_everyone()
     return last
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np, pytest, soundfile as sf, torch
 import salad.data, salad.evaluate, salad.runs, salad.stage1, salad.stage2, salad.assets, salad.train as dist
 from salad.testing import synthetic_examples, tiny_speech_lm
+from salad.adapter import collate_interleaved
+from salad.losses import salad_loss
 from salad.cli import _config, main
 from salad.config import ConfigError, get_config, save_config
 from salad.runs import RunError, write_json, load_tensors
@@ -134,12 +136,32 @@ def test_rng_states_are_restored_exactly(tmp_path):
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     torch.manual_seed(3); np.random.seed(4); random.seed(5)
     torch.rand(7); np.random.rand(9); random.random()  # advance, so the saved states are not the seeds' own
-    ck = dist.save_checkpoint(tmp_path, 1, model, dict(optimizer=opt.state_dict(), scheduler=sched.state_dict()), CFG)
+    weights, optim = dist.gathered_state(model, opt)
+    states = dict(weights=weights, optimizer=optim, scheduler=sched.state_dict())
+    ck = dist.save_checkpoint(tmp_path, 1, model, states, CFG)
     expected = (torch.rand(3), np.random.rand(3), [random.random() for _ in range(3)])
     torch.manual_seed(99); np.random.seed(99); random.seed(99)
     dist.load_checkpoint(ck, model, opt, sched)
     got = (torch.rand(3), np.random.rand(3), [random.random() for _ in range(3)])
     assert torch.equal(got[0], expected[0]) and np.array_equal(got[1], expected[1]) and got[2] == expected[2]
+
+def test_a_checkpoint_of_the_older_layout_still_resumes(tmp_path):
+    "Before the optimizer state had its own file, state.pt held it keyed by position: such a run still resumes."
+    model = tiny_speech_lm(CFG)
+    opt = dist.make_optimizer(model, CFG.train)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    batch = collate_interleaved(synthetic_examples(2, 64, 12), CFG.model.stack)
+    salad_loss(model(batch), model.teacher_logits(batch), batch, 1.0, 1.0)['loss'].backward()
+    opt.step()
+    ck = dist.save_checkpoint(tmp_path, 1, model, dict(optimizer={}, scheduler=sched.state_dict()), CFG)
+    st = torch.load(ck/'state.pt', weights_only=True)
+    torch.save(dict(st, optimizer=opt.state_dict()), ck/'state.pt')  # the older layout
+    (ck/'optimizer.pt').unlink()
+    model2 = tiny_speech_lm(CFG, seed=1)
+    opt2 = dist.make_optimizer(model2, CFG.train)
+    assert dist.load_checkpoint(ck, model2, opt2, torch.optim.lr_scheduler.LambdaLR(opt2, lambda s: 1.0)) == 1
+    for p, q in zip(model.adapter.parameters(), model2.adapter.parameters()):
+        assert torch.equal(p, q) and torch.equal(opt.state[p]['exp_avg'], opt2.state[q]['exp_avg'])
 
 def test_non_finite_results_never_reach_json(tmp_path):
     "Defect 3: lr=nan trained NaN weights and wrote non-standard JSON."
