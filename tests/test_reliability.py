@@ -99,10 +99,10 @@ def test_kill_during_checkpoint_write_resumes_exactly(tmp_path, monkeypatch):
     "A kill while a checkpoint is being written leaves the previous one, and the resumed run ends identical."
     _train(CFG, tmp_path/'ref')
     orig, calls = dist.save_speech_lm, []
-    def dying_save(model, out):
+    def dying_save(model, out, weights=None):
         calls.append(out)
         if len(calls) == 2: raise Killed('inside the step-6 checkpoint write')
-        return orig(model, out)
+        return orig(model, out, weights)
     monkeypatch.setattr(dist, 'save_speech_lm', dying_save)
     with pytest.raises(Killed): _train(CFG, tmp_path/'run')
     monkeypatch.undo()
