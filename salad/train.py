@@ -113,7 +113,9 @@ def gathered_state(
 ) -> tuple:
     "(trained weights, optimizer state): whole, on the CPU, keyed by name, on the main process ({} on the others)."
     o = StateDictOptions(full_state_dict=True, cpu_offload=True, ignore_frozen_params=True)
-    return get_state_dict(model, getattr(opt, 'optimizer', opt), options=o)  # every process calls it: FSDP gathers
+    weights, optim = get_state_dict(model, getattr(opt, 'optimizer', opt), options=o)  # every process: FSDP gathers
+    names = {n for n, p in getattr(model, 'module', model).named_parameters() if p.requires_grad}  # DDP's inner
+    return {k: v for k, v in weights.items() if k in names}, optim  # tied weights (embeddings) under one name
 
 
 def restore_state(

@@ -15,7 +15,8 @@ import salad.train as d
 from salad.adapter import collate_interleaved
 from salad.config import get_config
 from salad.losses import salad_loss
-from salad.testing import synthetic_examples, tiny_speech_lm
+from salad.adapter import SpeechLM
+from salad.testing import synthetic_examples, tiny_llama
 out, wrap, load_from = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 if 'RANK' in __import__('os').environ:
     dist.init_process_group('gloo')
@@ -23,7 +24,9 @@ cfg = get_config('tiny', {'model': {'llm_training': 'full'}, 'train': {'lr_llm':
 batch = collate_interleaved(synthetic_examples(4, 64, 12), cfg.model.stack)
 
 def build(shift):
-    model = tiny_speech_lm(cfg)  # the same base LLM, and so the same frozen teacher copy
+    llm = tiny_llama()  # the same base LLM, and so the same frozen teacher copy
+    llm.lm_head.weight = llm.model.embed_tokens.weight  # tied, as Qwen2.5-3B's: saved once, under one name
+    model = SpeechLM(cfg.model, llm, 12, 'synthetic')
     with torch.no_grad():
         for p in model.parameters():
             p.add_(shift)  # other trained weights: all a loaded model ends with comes from the checkpoint
@@ -90,7 +93,8 @@ def test_sharded_checkpoints_equal_one_process_and_resume(tmp_path, wrap):
     assert any(k.startswith('llm.') for k in w2) and len(w2) == len(w1) > 20  # the whole LLM, gathered
     _close(w2, w1, 'weights')
     o2, o1 = (torch.load(ck[k]/'optimizer.pt', weights_only=True) for k in ('two', 'one'))
-    assert set(o2['state']) == set(w2) and 'exp_avg_sq' in o2['state']['llm.lm_head.weight']  # whole, by name
+    assert 'llm.lm_head.weight' not in w2 and 'llm.model.embed_tokens.weight' in w2  # tied: one name
+    assert set(o2['state']) == set(w2) and 'exp_avg_sq' in o2['state']['llm.model.embed_tokens.weight']  # by name
     _close(o2['state'], o1['state'], 'optimizer')
     for k in ('two', 'one'):
         whole, loaded = (torch.load(tmp_path/k/f'{n}.pt', weights_only=True) for n in ('whole', 'loaded'))
