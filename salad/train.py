@@ -15,7 +15,8 @@ from accelerate import Accelerator, PartialState
 from accelerate.state import AcceleratorState
 from accelerate.utils import DistributedType, set_seed
 from fastcore.basics import patch_to
-from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
+from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
 from torch.distributed.checkpoint.state_dict import set_model_state_dict, set_optimizer_state_dict
 from tqdm.auto import tqdm
 from .config import SaladConfig, TrainConfig, save_config
@@ -27,10 +28,10 @@ from .losses import CTCHead, chunked_salad_loss, ctc_align_loss, salad_loss
 from .runs import Step, load_state, load_tensors, step_config, write_json
 
 # %% auto #0
-__all__ = ['wsd_multiplier', 'batch_indices', 'is_replay_step', 'save_checkpoint', 'latest_checkpoint', 'gathered_state',
-           'restore_state', 'load_checkpoint', 'truncate_log', 'make_optimizer', 'train_deps', 'decay_start',
-           'resume_safe', 'adopt_optimizer', 'save_memory', 'micro_batch', 'TrainData', 'Trainer', 'TrainLog',
-           'pack_rows', 'packed', 'train_stage', 'align_adapter']
+__all__ = ['wsd_multiplier', 'batch_indices', 'is_replay_step', 'save_checkpoint', 'latest_checkpoint', 'gathered_weights',
+           'gathered_state', 'restore_state', 'load_checkpoint', 'truncate_log', 'make_optimizer', 'train_deps',
+           'decay_start', 'resume_safe', 'adopt_optimizer', 'save_memory', 'micro_batch', 'TrainData', 'Trainer',
+           'TrainLog', 'pack_rows', 'packed', 'train_stage', 'align_adapter']
 
 # %% ../nbs/10_train.ipynb #a0e54990
 def wsd_multiplier(step: int, total: int, warmup: int, decay_fraction: float) -> float:
@@ -107,15 +108,22 @@ def _world() -> int:
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
+_WHOLE = StateDictOptions(full_state_dict=True, cpu_offload=True, ignore_frozen_params=True)  # on rank 0's CPU
+
+
+def gathered_weights(model: torch.nn.Module) -> dict:
+    "The trained weights of `model` (plain, DDP or FSDP): whole, on the main process's CPU ({} on the others)."
+    weights = get_model_state_dict(model, options=_WHOLE)  # every process calls it: FSDP gathers
+    names = {n for n, p in getattr(model, 'module', model).named_parameters() if p.requires_grad}  # DDP's inner
+    return {k: v for k, v in weights.items() if k in names}  # tied weights (embeddings) under one name
+
+
 def gathered_state(
     model: torch.nn.Module,  # plain, or as `acc.prepare` returned it (DDP, FSDP)
     opt: torch.optim.Optimizer,  # or accelerate's wrapper of it
 ) -> tuple:
     "(trained weights, optimizer state): whole, on the CPU, keyed by name, on the main process ({} on the others)."
-    o = StateDictOptions(full_state_dict=True, cpu_offload=True, ignore_frozen_params=True)
-    weights, optim = get_state_dict(model, getattr(opt, 'optimizer', opt), options=o)  # every process: FSDP gathers
-    names = {n for n, p in getattr(model, 'module', model).named_parameters() if p.requires_grad}  # DDP's inner
-    return {k: v for k, v in weights.items() if k in names}, optim  # tied weights (embeddings) under one name
+    return gathered_weights(model), get_optimizer_state_dict(model, getattr(opt, 'optimizer', opt), options=_WHOLE)
 
 
 def restore_state(
@@ -220,9 +228,9 @@ def adopt_optimizer(ck, model, opt, sched) -> None:
         g['initial_lr'], g['lr'] = lr, lr * sched.lr_lambdas[0](0)
 
 
-def _final(acc, model, opt, run_dir: Path, last: dict, t0: float, step: Step) -> dict:
+def _final(acc, model, run_dir: Path, last: dict, t0: float, step: Step) -> dict:
     "Write `final/` and `metrics.json`, then the step's done marker (every process gathers, the main one writes)."
-    weights, _ = gathered_state(model, opt)
+    weights = gathered_weights(model)  # the weights only: the AdamW state went into the last checkpoint
     if acc.is_main_process:
         with atomic_dir(run_dir / 'final') as tmp:
             save_speech_lm(acc.unwrap_model(model), tmp, weights)
@@ -461,7 +469,7 @@ def train_stage(
     if log:
         log.close()
     acc.wait_for_everyone()
-    last = _final(acc, model, opt, run_dir, last, t0, step)
+    last = _final(acc, model, run_dir, last, t0, step)
     acc.wait_for_everyone()
     return last
 
