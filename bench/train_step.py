@@ -1,6 +1,6 @@
 """Seconds per Stage I KD step against its bound: one forward + backward of the student alone on the same batch.
 
-Usage: python bench/train_step.py [--preset cpu] [--steps 8] [--data DIR]
+Usage: python bench/train_step.py [--preset cpu] [--steps 8] [--data DIR] [--set key=value ...]
 
 Stage I with a frozen LLM and the cached top-k teacher never runs the teacher, so the least a step can
 cost is the student's forward and backward (with the loss) on its batch. The script fills the teacher
@@ -11,9 +11,11 @@ the same batches, each part alone and then the whole:
   forward, loss, backward, gradient clipping, optimizer);
 - collate: building the micro-batch from the examples (features are in memory, loaded once before training);
 - teacher cache: reading the batch's top-k log-probs from `$SALAD_HOME/teacher`;
-- forward + loss + backward: the bound, with the batch and the teacher tensors already in memory;
+- forward + loss + backward: the bound, with the batch and the teacher tensors already in memory (the logits of
+  the scored positions alone, as `Trainer.loss`; then the same loss from the full logits, for comparison);
 - optimizer: clipping + AdamW step + zero_grad.
 
+`--set model.llm_training=lora` times the LoRA-trained LLM (what LoRA adds to a step: `cpu-sweep`'s question).
 Prints each part's mean seconds, and step / bound. Needs the preset's data (`salad data build --preset <p>`).
 """
 import argparse, time
@@ -22,8 +24,8 @@ from salad.adapter import SpeechLM
 from salad.assets import salad_home
 from salad.cache import TeacherCache
 from salad.layout import data_dir
-from salad.config import get_config
-from salad.losses import salad_loss
+from salad.config import get_config, parse_overrides
+from salad.losses import marked_salad_loss, salad_loss, scored_positions
 from salad.stage1 import stage_data
 from salad.train import TrainData, Trainer, make_optimizer, micro_batch
 from accelerate import Accelerator
@@ -41,8 +43,9 @@ def main():
     p.add_argument('--preset', default='cpu')
     p.add_argument('--steps', type=int, default=8)
     p.add_argument('--data', default=None)
+    p.add_argument('--set', nargs='*', default=[], help='config overrides, as for salad (key=value)')
     a = p.parse_args()
-    cfg = get_config(a.preset)
+    cfg = get_config(a.preset, parse_overrides(a.set))
     t = cfg.train
     d = stage_data(cfg, a.data or data_dir(cfg.name), None, False)
     examples, llm, enc = d.train, d.llm, d.enc
@@ -64,7 +67,13 @@ def main():
           f"{torch.get_num_threads()} threads")
     trainer.step(data, 0)  # warm-up
 
-    def bound(i):
+    def bound(i):  # what `Trainer.loss` runs: the logits of the scored positions alone
+        b = batches[i]
+        out = marked_salad_loss(model(b, positions=scored_positions(b)), teachers[i], b, t.alpha, t.temperature)
+        out['loss'].backward()
+        opt.zero_grad()
+
+    def full_logits(i):  # the same loss from the logits of every position (before 2026-12-07)
         out = salad_loss(model(batches[i]), teachers[i], batches[i], t.alpha, t.temperature)
         out['loss'].backward()
         opt.zero_grad()
@@ -79,6 +88,7 @@ def main():
         'collate': mean_time(lambda i: micro_batch(acc, examples, i, t, False, cfg.model.stack), n),
         'teacher cache': mean_time(lambda i: tcache(model, batches[i]), n),
         'forward + loss + backward': mean_time(bound, n),
+        '  the same, full logits': mean_time(full_logits, n),
         'optimizer': mean_time(optimizer, n),
     }
     step = mean_time(lambda i: trainer.step(data, i), a.steps) / t.grad_accum

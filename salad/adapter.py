@@ -473,15 +473,23 @@ class SpeechLM(nn.Module):
             emb = torch.where(batch['is_speech'][..., None], sp[idx], emb)
         return emb
 
-    def forward(self, batch: dict, hidden: bool = False) -> torch.Tensor:
-        "Student logits (B, L, V) on the interleaved sequence; with `hidden`, the last hidden states (B, L, H)."
+    def forward(
+        self,
+        batch: dict,
+        hidden: bool = False,  # the last hidden states (B, L, H) instead of logits
+        positions: torch.Tensor | None = None,  # a (B, L) mask: the logits of these positions only (N, V)
+    ) -> torch.Tensor:
+        "Student logits (B, L, V) on the interleaved sequence (or the hidden states, or the `positions`' logits)."
         kw = dict(inputs_embeds=self.embed(batch))
         if 'position_ids' in batch:  # packed rows (`collate_packed`): no mask, the LLM keeps passages apart
             kw.update(position_ids=batch['position_ids'], use_cache=False)
         else:
             mask = batch['attention_mask']
             kw.update(attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0))
-        return self.llm.get_decoder()(**kw).last_hidden_state if hidden else self.llm(**kw).logits
+        if not hidden and positions is None:
+            return self.llm(**kw).logits
+        h = self.llm.get_decoder()(**kw).last_hidden_state
+        return h if hidden else self.llm.get_output_embeddings()(h[positions])  # inside forward: DDP/FSDP see it
 
     def _apply(self, fn, *args, **kwargs):
         "`.to(device)`, `.cuda()`, `.half()`… move the frozen teacher copy too (a list, so not a submodule)."

@@ -11,7 +11,8 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 # %% auto #0
-__all__ = ['nll_loss', 'kd_loss', 'salad_loss', 'chunked_salad_loss', 'kd_loss_topk', 'CTCHead', 'ctc_align_loss']
+__all__ = ['nll_loss', 'kd_loss', 'salad_loss', 'chunked_salad_loss', 'kd_loss_topk', 'scored_positions', 'marked_salad_loss',
+           'CTCHead', 'ctc_align_loss']
 
 # %% ../nbs/09_losses.ipynb #4c753b01
 def nll_loss(
@@ -122,6 +123,29 @@ def kd_loss_topk(
     s_lp = F.log_softmax(s.float(), -1).gather(-1, t_idx)
     s_tail = torch.log((-torch.expm1(torch.logsumexp(s_lp, -1))).clamp(min=1e-12))
     return ((t_lp.exp() * (t_lp - s_lp)).sum(-1) + t_tail.exp() * (t_tail - s_tail)).mean()
+
+# %% ../nbs/09_losses.ipynb #6fcfc9d9
+def scored_positions(batch: dict) -> torch.Tensor:
+    "The positions (B, L) the loss scores: the next token is text (NLL) or has a teacher position (KD)."
+    return (batch['labels'] != -100) | (batch['teacher_pos'] >= 0)
+
+
+def marked_salad_loss(
+    logits: torch.Tensor,  # the student's logits at `scored_positions(batch)` alone, N, V (row-major order)
+    teacher,  # as for `salad_loss`: logits (B, Lt, V) or the cached top-k (a dict of (B, Lt, …) tensors)
+    batch: dict,  # the collated batch (`labels`, `teacher_pos`)
+    alpha: float = 1.0,
+    temperature: float = 1.0,
+) -> dict:
+    "`salad_loss` from the scored positions' logits alone: the teacher gathered there, the positions one row."
+    mask = scored_positions(batch)
+    b = torch.arange(mask.shape[0], device=mask.device)[:, None].expand_as(mask)[mask]
+    tpos = batch['teacher_pos'][mask]
+    at = lambda x: x[b, tpos.clamp(min=0)][None]  # 1, N, …: the teacher at each scored position
+    teacher = {k: at(v) for k, v in teacher.items()} if isinstance(teacher, dict) else at(teacher)
+    n = torch.arange(len(tpos), device=mask.device)
+    row = dict(labels=batch['labels'][mask][None], teacher_pos=torch.where(tpos >= 0, n, -1)[None])
+    return salad_loss(logits[None], teacher, row, alpha, temperature)
 
 # %% ../nbs/09_losses.ipynb #7f541565
 class CTCHead(nn.Module):

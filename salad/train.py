@@ -24,7 +24,7 @@ from .assets import atomic_dir
 from .adapter import SpeechLM, TransformerAdapter, collate_interleaved, collate_packed, example_length
 from .adapter import save_speech_lm
 from .cache import TeacherCache
-from .losses import CTCHead, chunked_salad_loss, ctc_align_loss, salad_loss
+from .losses import CTCHead, chunked_salad_loss, ctc_align_loss, marked_salad_loss, scored_positions
 from .runs import Step, load_state, load_tensors, step_config, write_json
 
 # %% auto #0
@@ -329,13 +329,14 @@ class Trainer:
         return out, replay_step, toks
 
     def loss(self, batch: dict, cache: TeacherCache | None) -> dict:
-        "The SALAD loss of one micro-batch: from the full logits, or `train.loss_chunk` positions at a time."
+        "The SALAD loss of one micro-batch: from the scored positions' logits, or `train.loss_chunk` at a time."
         model, inner, t = self.model, self.acc.unwrap_model(self.model), self.cfg.train
         if t.loss_chunk:  # the live teacher (the config refuses a chunked loss with the top-k cache)
             student = (model(batch, hidden=True), inner.llm.get_output_embeddings())
             return chunked_salad_loss(student, inner.teacher_hidden(batch), batch, t.alpha, t.temperature, t.loss_chunk)
         teacher = cache(inner, batch) if cache is not None else inner.teacher_logits(batch)
-        return salad_loss(model(batch), teacher, batch, t.alpha, t.temperature)
+        logits = model(batch, positions=scored_positions(batch))  # not the speech positions': N, V
+        return marked_salad_loss(logits, teacher, batch, t.alpha, t.temperature)
 
 # %% ../nbs/10_train.ipynb #08d1f1a8
 class TrainLog:
