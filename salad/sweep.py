@@ -9,7 +9,7 @@ from pathlib import Path
 from .config import ConfigError, SaladConfig, get_config, parse_overrides
 from .data import build_data
 from .evaluate import evaluate_target
-from .runs import RunError, RunLock, read_json, write_json, write_jsonl
+from .runs import TRAIN_SAFE, RunError, RunLock, read_json, write_json, write_jsonl
 from .layout import ARMS, arm_overrides
 from .stage1 import Stage1
 from .stage2 import Stage2
@@ -31,6 +31,7 @@ SWEEPS = {
             **{f'frozen-a1-s{s}': [f'train.seed={s}', f'stage2.seed={s}'] for s in (1, 2)},
         },
         arms=['frozen-a1', 'frozen-a1-s1', 'frozen-a1-s2'],  # three Stage I seeds, each with the three arms
+        settings=['train.eval_every=0'],  # every model: no held-out M during KD (the row reads the final M)
     ),
     'tiny-sweep': dict(
         preset='tiny',
@@ -45,13 +46,13 @@ SWEEPS = {
 
 
 def sweep_config(name: str, label: str, extra: list = ()) -> SaladConfig:
-    "The config of one model of sweep `name`: its preset, its overrides, then `extra` (the user's `--set`)."
+    "The config of one model of sweep `name`: its preset, the sweep's settings, its overrides, then `extra` (`--set`)."
     if name not in SWEEPS:
         raise ValueError(f"unknown sweep {name!r}: the sweeps are {', '.join(SWEEPS)}")
     s = SWEEPS[name]
     if label not in s['models']:
         raise ValueError(f"sweep {name!r} has no model {label!r}: {', '.join(s['models'])}")
-    over = list(s['models'][label]) + list(extra)
+    over = list(s.get('settings', [])) + list(s['models'][label]) + list(extra)
     if bad := [o for o in over if o.startswith('data.')]:
         raise ConfigError(f"sweep {name!r}, model {label!r}: {bad} changes the data; a sweep's models share one build")
     return get_config(s['preset'], parse_overrides(over))
@@ -82,16 +83,22 @@ def sweep_row(label: str, cfg: SaladConfig, stage1: dict, report: dict) -> dict:
     )
 
 # %% ../nbs/24_sweep.ipynb #c7883498
+def _shaping(over: list) -> list:
+    "The overrides that can change a model's weights: not `TRAIN_SAFE`'s (logging, checkpoints, held-out M)."
+    return [o for o in over if o.split('=', 1)[0] not in TRAIN_SAFE]
+
+
 def _check_definition(path: Path, definition: dict):
-    "Refuse a label whose overrides changed since the sweep ran; record new labels."
+    "Refuse a label whose overrides changed since the sweep ran (`TRAIN_SAFE` keys aside); record the definition."
     old = read_json(path) if path.exists() else {'models': {}}
-    changed = [k for k, v in definition['models'].items() if k in old['models'] and old['models'][k] != v]
+    was = old['models']
+    changed = [k for k, v in definition['models'].items() if k in was and _shaping(was[k]) != _shaping(v)]
     if changed or old.get('preset', definition['preset']) != definition['preset']:
         raise RunError(
             f"{path.parent}: sweep models {changed or '(the preset)'} ran with other overrides "
-            f"({ {k: old['models'][k] for k in changed} }); give them new labels, or use another --runs folder"
+            f"({ {k: was[k] for k in changed} }); give them new labels, or use another --runs folder"
         )
-    write_json(path, dict(preset=definition['preset'], models={**old['models'], **definition['models']}))
+    write_json(path, dict(preset=definition['preset'], models={**was, **definition['models']}))
 
 
 def _adopt_shared(s1: Stage1, models: Path):
@@ -144,7 +151,7 @@ def run_sweep(
     cfgs = {k: sweep_config(name, k, extra) for k in labels}  # every name and config checked before any work
     root, s = Path(runs) / name, SWEEPS[name]
     with RunLock(root):
-        over = {k: list(s['models'][k]) + list(extra) for k in labels}
+        over = {k: list(s.get('settings', [])) + list(s['models'][k]) + list(extra) for k in labels}
         _check_definition(root / 'sweep.json', dict(preset=s['preset'], models=over))
         build_data(cfgs[labels[0]], root / 'data', home=home, progress=progress)
         for k in labels:
