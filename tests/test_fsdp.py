@@ -14,7 +14,7 @@ from pathlib import Path
 import salad.train as d
 from salad.adapter import collate_interleaved
 from salad.config import get_config
-from salad.losses import salad_loss
+from salad.losses import marked_salad_loss, scored_positions
 from salad.adapter import SpeechLM
 from salad.testing import synthetic_examples, tiny_llama
 out, wrap, load_from = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -43,7 +43,8 @@ def build(shift):
 
 def step(model, opt, sched):
     inner = getattr(model, 'module', model)
-    salad_loss(model(batch), inner.teacher_logits(batch), batch, 0.5, 1.0)['loss'].backward()
+    logits = model(batch, positions=scored_positions(batch))  # as `Trainer.loss`: the head inside forward
+    marked_salad_loss(logits, inner.teacher_logits(batch), batch, 0.5, 1.0)['loss'].backward()
     opt.step(); opt.zero_grad(); sched.step()
 
 model, opt, sched = build(0)
