@@ -15,7 +15,7 @@ from .stage1 import Stage1
 from .stage2 import Stage2
 
 # %% auto #0
-__all__ = ['LORA', 'SWEEPS', 'sweep_config', 'sweep_row', 'run_sweep']
+__all__ = ['LORA', 'SWEEPS', 'model_overrides', 'sweep_config', 'sweep_row', 'run_sweep']
 
 # %% ../nbs/24_sweep.ipynb #86de094d
 LORA = ['model.llm_training=lora', 'train.lr_llm=2e-4', 'train.replay_share=0.333']  # LoRA at its usual rate; replay
@@ -45,6 +45,12 @@ SWEEPS = {
 }
 
 
+def model_overrides(name: str, label: str, extra: list = ()) -> list:
+    "Model `label`'s overrides in sweep `name`: the sweep's settings, its own, then `extra` (the user's `--set`)."
+    s = SWEEPS[name]
+    return list(s.get('settings', [])) + list(s['models'][label]) + list(extra)
+
+
 def sweep_config(name: str, label: str, extra: list = ()) -> SaladConfig:
     "The config of one model of sweep `name`: its preset, the sweep's settings, its overrides, then `extra` (`--set`)."
     if name not in SWEEPS:
@@ -52,7 +58,7 @@ def sweep_config(name: str, label: str, extra: list = ()) -> SaladConfig:
     s = SWEEPS[name]
     if label not in s['models']:
         raise ValueError(f"sweep {name!r} has no model {label!r}: {', '.join(s['models'])}")
-    over = list(s.get('settings', [])) + list(s['models'][label]) + list(extra)
+    over = model_overrides(name, label, extra)
     if bad := [o for o in over if o.startswith('data.')]:
         raise ConfigError(f"sweep {name!r}, model {label!r}: {bad} changes the data; a sweep's models share one build")
     return get_config(s['preset'], parse_overrides(over))
@@ -151,7 +157,7 @@ def run_sweep(
     cfgs = {k: sweep_config(name, k, extra) for k in labels}  # every name and config checked before any work
     root, s = Path(runs) / name, SWEEPS[name]
     with RunLock(root):
-        over = {k: list(s.get('settings', [])) + list(s['models'][k]) + list(extra) for k in labels}
+        over = {k: model_overrides(name, k, extra) for k in labels}
         _check_definition(root / 'sweep.json', dict(preset=s['preset'], models=over))
         build_data(cfgs[labels[0]], root / 'data', home=home, progress=progress)
         for k in labels:
