@@ -15,24 +15,41 @@ from .stage1 import Stage1
 from .stage2 import Stage2
 
 # %% auto #0
-__all__ = ['LORA', 'SWEEPS', 'model_overrides', 'sweep_config', 'sweep_row', 'run_sweep']
+__all__ = ['LORA', 'SHORT', 'SWEEPS', 'model_overrides', 'sweep_config', 'sweep_row', 'run_sweep']
 
 # %% ../nbs/24_sweep.ipynb #86de094d
 LORA = ['model.llm_training=lora', 'train.lr_llm=2e-4', 'train.replay_share=0.333']  # LoRA at its usual rate; replay
+
+
+def _stage1_models(steps: int) -> dict:
+    "The Stage I models the paper varies: α with LoRA, all of the KD steps and half, frozen against LoRA at α = 1."
+    half = [f'train.steps={steps // 2}']
+    return {
+        'frozen-a1': [],
+        **{f'lora-a{a:g}': LORA + [f'train.alpha={a:g}'] for a in (1, 0, 0.5)},  # the α ends first
+        'lora-a1-half': LORA + ['train.alpha=1'] + half,
+        'lora-a0-half': LORA + ['train.alpha=0'] + half,
+        **{f'lora-a{a:g}': LORA + [f'train.alpha={a:g}'] for a in (0.75, 0.25)},
+    }
+
+
+# a 3-hour working session on 2 cores, from an empty cache: fewer passages, items and steps than `cpu`
+SHORT = dict(
+    data=['data.stage1_passages=800', 'data.tasks=[arc_easy,hellaswag,piqa]',
+          'data.task_items={arc_easy: 200, hellaswag: 200, piqa: 200}'],
+    settings=['train.eval_every=0', 'train.align_steps=500', 'train.steps=150'],
+)
 SWEEPS = {
     'cpu-sweep': dict(
         preset='cpu',
         models={
-            'frozen-a1': [],
-            **{f'lora-a{a:g}': LORA + [f'train.alpha={a:g}'] for a in (1, 0, 0.5)},  # the α ends first
-            'lora-a1-half': LORA + ['train.alpha=1', 'train.steps=250'],
-            'lora-a0-half': LORA + ['train.alpha=0', 'train.steps=250'],
-            **{f'lora-a{a:g}': LORA + [f'train.alpha={a:g}'] for a in (0.75, 0.25)},
+            **_stage1_models(500),
             **{f'frozen-a1-s{s}': [f'train.seed={s}', f'stage2.seed={s}'] for s in (1, 2)},
         },
         arms=['frozen-a1', 'frozen-a1-s1', 'frozen-a1-s2'],  # three Stage I seeds, each with the three arms
         settings=['train.eval_every=0'],  # every model: no held-out M during KD (the row reads the final M)
     ),
+    'short-models': dict(preset='cpu', models=_stage1_models(150), **SHORT),
     'tiny-sweep': dict(
         preset='tiny',
         models={
@@ -46,9 +63,9 @@ SWEEPS = {
 
 
 def model_overrides(name: str, label: str, extra: list = ()) -> list:
-    "Model `label`'s overrides in sweep `name`: the sweep's settings, its own, then `extra` (the user's `--set`)."
+    "Model `label`'s overrides in sweep `name`: the sweep's data and settings, its own, then `extra` (`--set`)."
     s = SWEEPS[name]
-    return list(s.get('settings', [])) + list(s['models'][label]) + list(extra)
+    return list(s.get('data', [])) + list(s.get('settings', [])) + list(s['models'][label]) + list(extra)
 
 
 def sweep_config(name: str, label: str, extra: list = ()) -> SaladConfig:
@@ -58,10 +75,10 @@ def sweep_config(name: str, label: str, extra: list = ()) -> SaladConfig:
     s = SWEEPS[name]
     if label not in s['models']:
         raise ValueError(f"sweep {name!r} has no model {label!r}: {', '.join(s['models'])}")
-    over = model_overrides(name, label, extra)
-    if bad := [o for o in over if o.startswith('data.')]:
+    own = list(s.get('settings', [])) + list(s['models'][label]) + list(extra)
+    if bad := [o for o in own if o.startswith('data.')]:  # only the sweep's `data` may change the build
         raise ConfigError(f"sweep {name!r}, model {label!r}: {bad} changes the data; a sweep's models share one build")
-    return get_config(s['preset'], parse_overrides(over))
+    return get_config(s['preset'], parse_overrides(model_overrides(name, label, extra)))
 
 # %% ../nbs/24_sweep.ipynb #286b5aca
 def sweep_row(label: str, cfg: SaladConfig, stage1: dict, report: dict) -> dict:
