@@ -15,7 +15,7 @@ from .stage1 import Stage1
 from .stage2 import Stage2
 
 # %% auto #0
-__all__ = ['LORA', 'SHORT', 'SWEEPS', 'model_overrides', 'sweep_config', 'sweep_row', 'run_sweep']
+__all__ = ['LORA', 'SHORT', 'STAGE2_SHORT', 'SWEEPS', 'model_overrides', 'sweep_config', 'sweep_row', 'run_sweep']
 
 # %% ../nbs/24_sweep.ipynb #86de094d
 LORA = ['model.llm_training=lora', 'train.lr_llm=2e-4', 'train.replay_share=0.333']  # LoRA at its usual rate; replay
@@ -39,6 +39,9 @@ SHORT = dict(
           'data.task_items={arc_easy: 200, hellaswag: 200, piqa: 200}'],
     settings=['train.eval_every=0', 'train.align_steps=500', 'train.steps=150'],
 )
+# Stage II at that scale: half the clusters, a third of the speech, 60 steps (Stage I's 150 against cpu's 500)
+STAGE2_SHORT = ['stage2.clusters=16', 'stage2.probe_per_cluster=4', 'stage2.cer_spans=3', 'stage2.budget=600',
+                'stage2.steps=60', 'stage2.warmup_steps=5']
 SWEEPS = {
     'cpu-sweep': dict(
         preset='cpu',
@@ -50,6 +53,13 @@ SWEEPS = {
         settings=['train.eval_every=0'],  # every model: no held-out M during KD (the row reads the final M)
     ),
     'short-models': dict(preset='cpu', models=_stage1_models(150), **SHORT),
+    'short-seeds': dict(  # cpu-sweep's seeds and arms at the same short scale: its own session
+        preset='cpu',
+        models={'frozen-a1': [], **{f'frozen-a1-s{s}': [f'train.seed={s}', f'stage2.seed={s}'] for s in (1, 2)}},
+        arms=['frozen-a1', 'frozen-a1-s1', 'frozen-a1-s2'],
+        data=SHORT['data'],
+        settings=SHORT['settings'] + STAGE2_SHORT,
+    ),
     'tiny-sweep': dict(
         preset='tiny',
         models={
