@@ -98,6 +98,8 @@ def site(out: Path = OUT) -> Path:
     pages = sorted((NBS / 'pages').glob('*.md'), key=lambda p: (order.index(p.stem) if p.stem in order else 99, p.stem))
     for p in pages:
         (out / 'pages' / p.name).write_text(_links(p.read_text(), 1))
+    if (NBS / 'pages' / 'figures').is_dir():  # the figures the pages and the guide show
+        shutil.copytree(NBS / 'pages' / 'figures', out / 'pages' / 'figures')
     mods = sorted(p for p in NBS.glob('[0-9][0-9]_*.ipynb'))
     for p in mods:
         module_page(p, out / 'api' / p.name)
