@@ -35,20 +35,26 @@ def _stage1_models(steps: int) -> dict:
 
 # a 3-hour working session on 2 cores, from an empty cache: fewer passages, items and steps than `cpu`
 SHORT = dict(
-    data=['data.stage1_passages=800', 'data.tasks=[arc_easy,hellaswag,piqa]',
-          'data.task_items={arc_easy: 200, hellaswag: 200, piqa: 200}'],
+    data=[
+        'data.stage1_passages=800',
+        'data.tasks=[arc_easy,hellaswag,piqa]',
+        'data.task_items={arc_easy: 200, hellaswag: 200, piqa: 200}',
+    ],
     settings=['train.eval_every=0', 'train.align_steps=500', 'train.steps=150'],
 )
 # Stage II at that scale: half the clusters, a third of the speech, 60 steps (Stage I's 150 against cpu's 500)
-STAGE2_SHORT = ['stage2.clusters=16', 'stage2.probe_per_cluster=4', 'stage2.cer_spans=3', 'stage2.budget=600',
-                'stage2.steps=60', 'stage2.warmup_steps=5']
+STAGE2_SHORT = [
+    'stage2.clusters=16',
+    'stage2.probe_per_cluster=4',
+    'stage2.cer_spans=3',
+    'stage2.budget=600',
+    'stage2.steps=60',
+    'stage2.warmup_steps=5',
+]
 SWEEPS = {
     'cpu-sweep': dict(
         preset='cpu',
-        models={
-            **_stage1_models(500),
-            **{f'frozen-a1-s{s}': [f'train.seed={s}', f'stage2.seed={s}'] for s in (1, 2)},
-        },
+        models={**_stage1_models(500), **{f'frozen-a1-s{s}': [f'train.seed={s}', f'stage2.seed={s}'] for s in (1, 2)}},
         arms=['frozen-a1', 'frozen-a1-s1', 'frozen-a1-s2'],  # three Stage I seeds, each with the three arms
         settings=['train.eval_every=0'],  # every model: no held-out M during KD (the row reads the final M)
     ),
