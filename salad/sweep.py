@@ -185,7 +185,7 @@ def run_sweep(
     home=None,
     progress: bool = True,
 ) -> list:
-    "Build the data once, train and evaluate each model not done yet, then the Stage II arms; the models' rows."
+    "Build the data once; train and evaluate each model not done yet, then its Stage II arms; the models' rows."
     labels = only or list(SWEEPS.get(name, {}).get('models', ['?']))
     cfgs = {k: sweep_config(name, k, extra) for k in labels}  # every name and config checked before any work
     root, s = Path(runs) / name, SWEEPS[name]
@@ -193,9 +193,9 @@ def run_sweep(
         over = {k: model_overrides(name, k, extra) for k in labels}
         _check_definition(root / 'sweep.json', dict(preset=s['preset'], models=over))
         build_data(cfgs[labels[0]], root / 'data', home=home, progress=progress)
-        for k in labels:
+        for k in labels:  # model by model, each with its arms: a killed sweep leaves whole seeds behind
             _stage1_model(name, k, cfgs[k], root, home, progress)
-        for k in [k for k in s.get('arms', ()) if k in labels]:
-            _stage2_arms(name, k, extra, root, home, progress)
+            if k in s.get('arms', ()):
+                _stage2_arms(name, k, extra, root, home, progress)
         _collect(root, 'arm-*.json', 'arms.jsonl')
         return _collect(root, 'row.json', 'rows.jsonl')

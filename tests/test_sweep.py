@@ -16,6 +16,8 @@ def test_salad_sweep_trains_every_model_and_the_arms_then_analyses_them(tmp_path
     arms = [json.loads(l) for l in (root / 'arms.jsonl').read_text().splitlines()]
     assert sorted(r['label'] for r in rows) == ['frozen-a1', 'lora-a0', 'lora-a1']
     assert sorted(r['arm'] for r in arms) == ['active', 'control', 'uniform']
+    model = lambda k, f: (root / 'models' / k / f).stat().st_mtime
+    assert model('frozen-a1', 'arm-control.json') <= model('lora-a1', 'row.json')  # a model's arms, then the next
     analysis = json.loads((root / 'analysis.json').read_text())
     assert set(analysis) >= {'speech ~ log M', 'text ~ F', 'alpha 1 - 0', 'arms'}, analysis
     d, lo, hi = analysis['arms']['active - uniform']
