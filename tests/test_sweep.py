@@ -20,6 +20,7 @@ def test_salad_sweep_trains_every_model_and_the_arms_then_analyses_them(tmp_path
     assert model('frozen-a1', 'arm-control.json') <= model('lora-a1', 'row.json')  # a model's arms, then the next
     analysis = json.loads((root / 'analysis.json').read_text())
     assert set(analysis) >= {'speech ~ log M', 'text ~ F', 'alpha 1 - 0', 'arms'}, analysis
+    assert analysis['speech ~ log M, models and arms']['models'] == 6  # 3 Stage I models + 3 arms
     d, lo, hi = analysis['arms']['active - uniform']
     assert lo <= d <= hi and -1 <= lo and hi <= 1, analysis['arms']
     assert (root / 'analysis.png').exists()
