@@ -128,7 +128,7 @@ def _cmd_data(a):
     if a.shard:  # one builder of a streamed corpus built in parallel (salad.data.build_shard)
         rank, world = a.shard
         with RunLock(shard_dir(out, rank, world)):
-            s = build_shard(cfg, out, rank, world, home=a.home, force=a.force)
+            s = build_shard(cfg, out, a.shard, home=a.home, force=a.force)
         print(json.dumps(s, indent=1))
         print(f"shard written to {shard_dir(out, rank, world)}; once all {world} are, `salad data build` joins them")
         return

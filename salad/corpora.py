@@ -234,13 +234,12 @@ def corpus_groups(
     names: list,  # `CORPORA` keys
     sources: dict | None = None,  # `data.corpus_sources`
     per: int = 4,  # utterances per group at most
-    rank: int = 0,
-    world: int = 1,
+    shard: tuple = (0, 1),  # (rank, world): this builder's share of each corpus
     seed: int = 0,
     home=None,
 ):
     "Groups of consecutive utterances (id, doc, text, audio file) of one document, the corpora mixed by hours."
-    streams = {k: _doc_groups(corpus_utterances(k, sources, rank, world), per) for k in names}
+    streams = {k: _doc_groups(corpus_utterances(k, sources, *shard), per) for k in names}
     rng = random.Random(seed)
     while streams:
         k = rng.choices(list(streams), weights=[CORPORA[x].hours for x in streams])[0]

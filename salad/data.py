@@ -850,7 +850,7 @@ def streamed_utterances(d: DataConfig, names: list, home=None, progress: bool = 
     "(utterances, stats) of the `CORPORA` named: shard (rank, world) of them, as many groups as the passages need."
     (rank, world), per_group = shard, 3 if d.interleave == 'words' else 1
     need = -(-d.stage1_passages // (per_group * world)) or None  # groups (None: the whole stream)
-    groups = corpus_groups(names, d.corpus_sources, 4, rank, world, d.seed, home)
+    groups = corpus_groups(names, d.corpus_sources, 4, shard, d.seed, home)
     utts = [u for g in tqdm(islice(groups, need), 'corpora', need, disable=not progress) for u in g]
     if not utts:
         raise ValueError(f"data.stage1_source={d.stage1_source!r}: shard {rank}/{world} holds no utterance")
@@ -934,9 +934,10 @@ def shard_dir(out_dir: str | Path, rank: int, world: int) -> Path:
 
 
 def build_shard(
-    cfg: SaladConfig, out_dir: str | Path, rank: int, world: int, home=None, progress: bool = True, force: bool = False
+    cfg: SaladConfig, out_dir: str | Path, shard: tuple, home=None, progress: bool = True, force: bool = False
 ) -> dict:
-    "Build the Stage I passages of shard `rank` of `world` of a streamed corpus in `out_dir/shards/`; its stats."
+    "Build the Stage I passages of `shard` (rank, world) of a streamed corpus in `out_dir/shards/`; its stats."
+    rank, world = shard
     if not corpus_names(cfg.data.stage1_source):
         raise ValueError(
             f"a shard splits a streamed corpus (salad.corpora.CORPORA); data.stage1_source="
@@ -951,7 +952,7 @@ def build_shard(
     if not step.started.exists():
         step.reset()
     step.start()
-    rows, st = stage1_corpus(cfg.data, salad_home(home) / 'audio', home, progress, shard=(rank, world))
+    rows, st = stage1_corpus(cfg.data, salad_home(home) / 'audio', home, progress, shard=shard)
     _save(rows, d / 'stage1')
     write_json(d / 'summary.json', st)
     return step.finish(dict(st, passages=len(rows)))
