@@ -26,10 +26,10 @@ def _stage1_models(steps: int) -> dict:
     half = [f'train.steps={steps // 2}']
     return {
         'frozen-a1': [],
-        **{f'lora-a{a:g}': LORA + [f'train.alpha={a:g}'] for a in (1, 0, 0.5)},  # the α ends first
+        # the α ends, then the middle, then fewer steps: a sweep cut short still has a whole α table
+        **{f'lora-a{a:g}': LORA + [f'train.alpha={a:g}'] for a in (1, 0, 0.5, 0.75, 0.25)},
         'lora-a1-half': LORA + ['train.alpha=1'] + half,
         'lora-a0-half': LORA + ['train.alpha=0'] + half,
-        **{f'lora-a{a:g}': LORA + [f'train.alpha={a:g}'] for a in (0.75, 0.25)},
     }
 
 
