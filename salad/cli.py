@@ -126,11 +126,10 @@ def _cmd_data(a):
     out = Path(a.out) if a.out else data_dir(cfg.name, a.home)
     require(cfg, ['data'], out, out, a.home)
     if a.shard:  # one builder of a streamed corpus built in parallel (salad.data.build_shard)
-        rank, world = a.shard
-        with RunLock(shard_dir(out, rank, world)):
+        with RunLock(d := shard_dir(out, a.shard)):
             s = build_shard(cfg, out, a.shard, home=a.home, force=a.force)
         print(json.dumps(s, indent=1))
-        print(f"shard written to {shard_dir(out, rank, world)}; once all {world} are, `salad data build` joins them")
+        print(f"shard written to {d}; once all {a.shard[1]} are, `salad data build` joins them")
         return
     with RunLock(out):
         s = build_data(cfg, out, home=a.home, force=a.force)

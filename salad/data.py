@@ -928,9 +928,9 @@ def stage1_positions(rows, cfg: SaladConfig, home=None) -> dict:
     )
 
 # %% ../nbs/06_data.ipynb #40502497
-def shard_dir(out_dir: str | Path, rank: int, world: int) -> Path:
-    "Where shard `rank` of `world` of the data build in `out_dir` is built."
-    return Path(out_dir) / 'shards' / f'{rank}-of-{world}'
+def shard_dir(out_dir: str | Path, shard: tuple) -> Path:
+    "Where `shard` (rank, world) of the data build in `out_dir` is built."
+    return Path(out_dir) / 'shards' / '{}-of-{}'.format(*shard)
 
 
 def build_shard(
@@ -945,7 +945,7 @@ def build_shard(
         )
     if not 0 <= rank < world:
         raise ValueError(f"shard {rank}/{world}: the rank must be in 0..{world - 1}")
-    d = shard_dir(out_dir, rank, world)
+    d = shard_dir(out_dir, shard)
     step = Step(d, 'stage1', dict(data_deps(cfg), shard=f'{rank}/{world}'), ('stage1', 'summary.json'), force)
     if (done := step.done()) is not None:
         return done
@@ -970,7 +970,7 @@ def joined_shards(cfg: SaladConfig, out_dir: str | Path) -> tuple | None:
         raise RunError(f"{out_dir}/shards holds complete sets of {worlds} shards: remove all but one")
     if not worlds:
         return None
-    dirs = [shard_dir(out_dir, r, worlds[0]) for r in range(worlds[0])]
+    dirs = [shard_dir(out_dir, (r, worlds[0])) for r in range(worlds[0])]
     stats = [read_json(d / 'summary.json') for d in dirs]
     rows = concatenate_datasets([load_from_disk(str(d / 'stage1')) for d in dirs])
     rows = rows.select(range(min(len(rows), cfg.data.stage1_passages or len(rows))))
